@@ -1,0 +1,81 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+from accounts.search import SearchableText
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str) -> "User":
+        return self.alias(email_lower=Lower("email")).get(email_lower=username.lower())
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        if not email:
+            raise ValueError("Users must have an email address.")
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)  # None gives an unusable password: customers do not log in
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: a customer, or (with `is_staff`) a StatStak Labs staff member.
+
+    `credits` is a cache of the ledger: it only ever changes in the same transaction as the
+    ledger entry that explains it.
+    """
+
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    phone = PhoneNumberField(blank=True)
+    credits = models.BigIntegerField(default=0)
+    is_staff = models.BooleanField(default=False, help_text="Staff members can log in to the admin portal.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["first_name", "last_name"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_message="A user with this email address already exists.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(credits__gte=0), name="accounts_user_credits_non_negative"
+            ),
+        ]
+        indexes = [
+            GinIndex(OpClass(SearchableText(), name="gin_trgm_ops"), name="accounts_user_search_trgm"),
+            # The Users list without a query: newest first, paged by keyset.
+            models.Index(models.F("date_joined").desc(), models.F("id").desc(), name="accounts_user_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email

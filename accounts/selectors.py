@@ -1,0 +1,47 @@
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+
+from accounts.models import User
+from accounts.search import SearchableText, folded_value
+
+
+@dataclass(frozen=True)
+class UserPage:
+    users: list[User]
+    next_after: int | None  # the id to continue after, or None on the last page
+
+
+def user_search(*, query: str = "", after: int | None = None, page_size: int | None = None) -> UserPage:
+    """Users matching every word of `query` in their first name, last name or email.
+
+    Case- and accent-insensitive substring match, each word narrowing the result; `%`, `_` and
+    `\\` are matched literally. Newest first, paged by keyset (`after` is the last id of the
+    previous page), so no page ever counts the whole table. On the first page, a user whose email
+    is exactly the query comes first.
+    """
+    page_size = page_size or settings.USER_LIST_PAGE_SIZE
+    words = query.split()
+    matches: QuerySet[User] = User.objects.all()
+    if words:
+        matches = matches.alias(searchable=SearchableText())
+        for word in words:
+            matches = matches.filter(searchable__contains=folded_value(word))
+
+    exact: list[User] = []
+    if "@" in query and len(words) == 1:
+        exact = list(User.objects.alias(email_lower=Lower("email")).filter(email_lower=query.lower()))
+        matches = matches.exclude(pk__in=[user.pk for user in exact])
+
+    if after is not None:
+        boundary = User.objects.filter(pk=after).values_list("date_joined", flat=True).first()
+        if boundary is not None:
+            matches = matches.filter(date_joined__lte=boundary).exclude(date_joined=boundary, pk__gte=after)
+        exact = []
+
+    rows = list(matches.order_by("-date_joined", "-id")[: page_size + 1 - len(exact)])
+    rows = exact + rows
+    next_after = rows[page_size - 1].pk if len(rows) > page_size else None
+    return UserPage(users=rows[:page_size], next_after=next_after)

@@ -1,0 +1,1 @@
+# Payments and the ledger arrive with their issues; the app exists so the layering is fixed.

@@ -1,0 +1,1 @@
+# Refunds arrive with their issue; the app exists so the layering is fixed.

