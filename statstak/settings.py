@@ -33,7 +33,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when STATSTAK_ENV=production.")
-    SECRET_KEY = "django-insecure-local-development-key-never-used-in-production"
+    SECRET_KEY = "django-insecure-local-development-key-never-used-in-production"  # noqa: S105
 
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
