@@ -15,7 +15,8 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PGDATA = BASE_DIR / ".pgdata"
-EMBEDDED_DATABASE = "statstak"
+# Benchmarks point this at their own database on the same embedded server.
+EMBEDDED_DATABASE = os.environ.get("STATSTAK_EMBEDDED_DATABASE", "statstak")
 
 
 def _runtime_dir() -> None:

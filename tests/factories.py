@@ -1,0 +1,25 @@
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    phone = "+12025550143"
+    credits = 0
+    password = "!"  # unusable: customers never log in to the portal
+    date_joined = factory.LazyFunction(timezone.now)
+
+
+class StaffFactory(CustomerFactory):
+    email = factory.Sequence(lambda n: f"staff{n}@statstak.test")
+    is_staff = True
+    password = factory.django.Password(STAFF_PASSWORD)
