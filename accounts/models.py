@@ -57,9 +57,7 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="accounts_user_email_ci_unique",
                 violation_error_message="A user with this email address already exists.",
             ),
-            models.CheckConstraint(
-                condition=models.Q(credits__gte=0), name="accounts_user_credits_non_negative"
-            ),
+            models.CheckConstraint(condition=models.Q(credits__gte=0), name="accounts_user_credits_non_negative"),
         ]
         indexes = [
             GinIndex(OpClass(SearchableText(), name="gin_trgm_ops"), name="accounts_user_search_trgm"),

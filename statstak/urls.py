@@ -8,9 +8,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="user_list", permanent=False)),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=StaffAuthenticationForm, redirect_authenticated_user=True
-        ),
+        auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm, redirect_authenticated_user=True),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

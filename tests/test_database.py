@@ -17,9 +17,7 @@ def test_database_url_wins_over_the_embedded_server(monkeypatch):
     assert config["ENGINE"] == "django.db.backends.postgresql"
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("DATABASE_URL")), reason="runs against DATABASE_URL, not the embedded server"
-)
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="runs against DATABASE_URL, not the embedded server")
 def test_without_database_url_it_uses_the_embedded_server_in_the_checkout(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     config = database.database_config()

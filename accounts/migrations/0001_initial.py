@@ -102,9 +102,7 @@ class Migration(migrations.Migration):
             options={
                 "indexes": [
                     django.contrib.postgres.indexes.GinIndex(
-                        django.contrib.postgres.indexes.OpClass(
-                            accounts.search.SearchableText(), name="gin_trgm_ops"
-                        ),
+                        django.contrib.postgres.indexes.OpClass(accounts.search.SearchableText(), name="gin_trgm_ops"),
                         name="accounts_user_search_trgm",
                     ),
                     models.Index(

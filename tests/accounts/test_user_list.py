@@ -78,9 +78,7 @@ def test_bad_input_gets_a_clear_message_and_a_422(staff_client, params, message)
 
 
 def test_search_terms_are_escaped_in_the_page(staff_client):
-    response = staff_client.get(
-        reverse("user_list"), {"q": '<script>alert(1)</script>"><img src=x onerror=alert(1)>'}
-    )
+    response = staff_client.get(reverse("user_list"), {"q": '<script>alert(1)</script>"><img src=x onerror=alert(1)>'})
     html = response.content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

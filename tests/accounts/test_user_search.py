@@ -110,9 +110,7 @@ def test_the_last_full_page_has_no_next_link():
 
 def test_the_search_uses_the_trigram_index():
     CustomerFactory(first_name="Elijah", last_name="Herrick")
-    queryset = User.objects.alias(searchable=SearchableText()).filter(
-        searchable__contains=folded_value("elijah")
-    )
+    queryset = User.objects.alias(searchable=SearchableText()).filter(searchable__contains=folded_value("elijah"))
     with connection.cursor() as cursor:
         # On a table this small the planner would rightly prefer a scan; forbid it to see the index.
         cursor.execute("SET enable_seqscan = off")
