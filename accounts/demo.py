@@ -1,7 +1,8 @@
-"""Realistic, deterministic demo customers, written in bulk.
+"""Realistic, deterministic demo people.
 
 The same `count` always yields the same people (fixed random seed, emails numbered by position),
-so seeding twice inserts nothing the second time: rows are keyed by their email.
+so seeding twice inserts nothing the second time: rows are keyed by their email. They are
+written, with the ledger entries that explain their balances, by `payments.demo`.
 """
 
 import random
@@ -9,7 +10,6 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
 from faker import Faker
 
 from accounts.models import User
@@ -73,46 +73,6 @@ def demo_customers(count: int) -> Iterator[tuple]:
             credits = 0 if rng.random() < 0.3 else rng.randrange(1, 50) * 10
             joined = EPOCH - timedelta(seconds=rng.randrange(5 * 365 * 24 * 3600))
         yield (email, first, last, phone, credits, joined.isoformat())
-
-
-def demo_customers_insert(count: int, progress=None, batch_size: int = 50_000) -> int:
-    """Insert the first `count` demo customers that are missing; return how many were new.
-
-    COPY into a temporary table, then one INSERT … ON CONFLICT per batch: a million rows in a
-    minute or two, and a second run inserts nothing.
-    """
-    table = User._meta.db_table
-    created = 0
-    columns = ", ".join(COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS demo_customers (
-                email text, first_name text, last_name text, phone text, credits bigint,
-                date_joined timestamptz
-            ) ON COMMIT DELETE ROWS
-            """
-        )
-        rows = demo_customers(count)
-        while True:
-            batch = [row for _, row in zip(range(batch_size), rows, strict=False)]
-            if not batch:
-                break
-            with connection.connection.transaction():
-                with cursor.connection.cursor().copy(f"COPY demo_customers ({columns}) FROM STDIN") as copy:
-                    for row in batch:
-                        copy.write_row(row)
-                cursor.execute(
-                    f"""
-                    INSERT INTO {table} ({columns}, password, is_superuser, is_staff, is_active)
-                    SELECT {columns}, '!', false, false, true FROM demo_customers
-                    ON CONFLICT ((lower(email))) DO NOTHING
-                    """
-                )
-                created += cursor.rowcount
-            if progress is not None:
-                progress.update(len(batch))
-    return created
 
 
 def demo_staff() -> tuple[User, bool]:

@@ -5,6 +5,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.access import staff_required, user_get_for_staff
 from accounts.forms import UserSearchForm
+from accounts.models import User
 from accounts.selectors import user_search
 
 
@@ -12,11 +13,22 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+# The profile's tabs: (key, label, URL name). Each tab's view lives in the app that owns its data.
 PROFILE_TABS = [
     ("overview", "Overview", "user_detail"),
     ("payments", "Payments", "user_payments"),
     ("activity", "Activity", "user_activity"),
 ]
+
+
+def profile_render(
+    request: HtmxHttpRequest, *, customer: User, tab: str, template_name: str, context: dict | None = None, status=200
+) -> HttpResponse:
+    """Render a profile tab: the whole page, or only the tabs region when HTMX switches tabs."""
+    if request.htmx and request.htmx.target == "profile-tabs":
+        template_name += "#profile-tabs"
+    context = {"customer": customer, "tab": tab, "tabs": PROFILE_TABS, "nav": "users", **(context or {})}
+    return render(request, template_name, context, status=status)
 
 
 @require_GET
@@ -37,28 +49,8 @@ def user_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template_name, context, status=status)
 
 
-def _profile(request: HtmxHttpRequest, pk: int, tab: str) -> HttpResponse:
-    customer = user_get_for_staff(staff=request.user, pk=pk)
-    template_name = "accounts/user_detail.html"
-    if request.htmx and request.htmx.target == "profile-tabs":
-        template_name += "#profile-tabs"
-    context = {"customer": customer, "tab": tab, "tabs": PROFILE_TABS, "nav": "users"}
-    return render(request, template_name, context)
-
-
 @require_GET
 @staff_required
 def user_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _profile(request, pk, "overview")
-
-
-@require_GET
-@staff_required
-def user_payments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _profile(request, pk, "payments")
-
-
-@require_GET
-@staff_required
-def user_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _profile(request, pk, "activity")
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    return profile_render(request, customer=customer, tab="overview", template_name="accounts/user_overview.html")

@@ -93,7 +93,9 @@ def database_config() -> dict:
         }
     config["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     config["CONN_HEALTH_CHECKS"] = True
-    config.setdefault("TEST", {})
+    # Two test runs on one server at once (two terminals, two agents) need two test databases.
+    if os.environ.get("STATSTAK_TEST_DATABASE"):
+        config["TEST"] = {"NAME": os.environ["STATSTAK_TEST_DATABASE"]}
     return config
 
 

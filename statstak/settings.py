@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "statstak.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,6 +132,10 @@ if PRODUCTION and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is.")
 if PRODUCTION and TWILIO_ACCOUNT_SID and not TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is.")
+
+# Credits: the largest balance a staff member can set (a typo guard, not a business limit).
+CREDITS_MAX_BALANCE = int(os.environ.get("CREDITS_MAX_BALANCE", "1000000"))
+CREDIT_HISTORY_PAGE_SIZE = 25
 
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25

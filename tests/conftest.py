@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Permission
 
 from tests.factories import CustomerFactory, StaffFactory
 
@@ -12,6 +13,14 @@ def staff(db):
 def staff_client(client, staff):
     client.force_login(staff)
     return client
+
+
+@pytest.fixture
+def credits_staff(db):
+    """A staff member allowed to change credits."""
+    staff = StaffFactory(first_name="Casey", last_name="Credits")
+    staff.user_permissions.add(Permission.objects.get(codename="adjust_credits"))
+    return staff
 
 
 @pytest.fixture

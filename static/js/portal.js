@@ -31,3 +31,14 @@ document.addEventListener("htmx:responseError", (event) => {
 document.addEventListener("htmx:sendError", () => {
   portalToast("The portal could not be reached. Check your connection and try again.");
 });
+
+// Credits editor: Escape puts back the saved balance and clears the error; Enter submits (native).
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.closest(".credits-editor") || !input.dataset.savedValue) return;
+  input.value = input.dataset.savedValue;
+  input.removeAttribute("aria-invalid");
+  input.closest(".credits-editor").querySelectorAll(".field-error").forEach((error) => error.remove());
+  input.select();
+});

@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.demo import STAFF_EMAIL, STAFF_PASSWORD, demo_customers_insert, demo_staff
+from accounts.demo import STAFF_EMAIL, STAFF_PASSWORD, demo_staff
 from accounts.models import User
+from payments.demo import demo_customers_insert
 
 
 class Command(BaseCommand):

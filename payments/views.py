@@ -1,0 +1,127 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts.access import staff_required, user_get_for_staff
+from accounts.models import User
+from accounts.views import HtmxHttpRequest, profile_render
+from payments.forms import CreditsForm, HistoryPageForm
+from payments.selectors import ledger_history
+from payments.services import CreditsConflict, CreditsRefused, credits_adjust
+
+RECENT_ENTRIES = 5
+
+
+def _payment_info_context(request: HtmxHttpRequest, customer: User, form: CreditsForm | None = None) -> dict:
+    if form is None:
+        form = CreditsForm(initial={"credits": customer.credits, "expected_balance": customer.credits})
+    return {
+        "customer": customer,
+        "credits_form": form,
+        "can_adjust_credits": request.user.has_perm("payments.adjust_credits"),
+        "recent": ledger_history(user=customer, limit=RECENT_ENTRIES),
+    }
+
+
+def _conflict_message(conflict: CreditsConflict) -> str:
+    who = ""
+    if conflict.last_entry is not None:
+        actor = conflict.last_entry.actor
+        name = actor.full_name if actor else "the system"
+        when = date_format(timezone.localtime(conflict.last_entry.created_at), "M j, H:i")
+        who = f" ({name}, {when} UTC)"
+    return (
+        f"Someone else changed these credits while you were editing{who}. "
+        f"The balance is now {conflict.current_balance:,}. Check it, then save again."
+    )
+
+
+@require_GET
+@staff_required
+def user_payments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    context = _payment_info_context(request, customer)
+    return profile_render(
+        request, customer=customer, tab="payments", template_name="payments/user_payments.html", context=context
+    )
+
+
+@require_GET
+@staff_required
+def user_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    form = HistoryPageForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("The “before” page marker must be a positive whole number.")
+    history = ledger_history(user=customer, before=form.cleaned_data["before"])
+    template_name = "payments/user_activity.html"
+    if request.htmx and request.htmx.target == "credit-history":
+        return render(request, template_name + "#credit-history", {"customer": customer, "history": history})
+    return profile_render(
+        request, customer=customer, tab="activity", template_name=template_name, context={"history": history}
+    )
+
+
+@require_GET
+@staff_required
+def credit_history_recent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    recent = ledger_history(user=customer, limit=RECENT_ENTRIES)
+    return render(request, "payments/credit_history_recent.html", {"customer": customer, "recent": recent})
+
+
+@require_POST
+@staff_required
+def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    if not request.user.has_perm("payments.adjust_credits"):
+        raise PermissionDenied("You do not have permission to change credits.")
+    form = CreditsForm(request.POST)
+    status = 422
+    entry = None
+    if form.is_valid():
+        try:
+            entry = credits_adjust(
+                user=customer,
+                new_balance=form.cleaned_data["credits"],
+                expected_balance=form.cleaned_data["expected_balance"],
+                actor=request.user,
+                note=form.cleaned_data["note"],
+            )
+        except CreditsRefused as refusal:
+            form.add_error("credits", str(refusal))
+        except CreditsConflict as conflict:
+            form.add_error("credits", _conflict_message(conflict))
+            # Show the balance as it is now, and base the next save on it.
+            customer.credits = conflict.current_balance
+            form.data = form.data.copy()
+            form.data["expected_balance"] = str(conflict.current_balance)
+            status = 409
+
+    if entry is not None and not request.htmx:
+        messages.success(request, f"Saved: {customer.full_name} now has {customer.credits:,} credits.")
+        return redirect("user_payments", pk=customer.pk)
+
+    if entry is not None:
+        context = _payment_info_context(request, customer)
+        context.update(saved_entry=entry, oob_profile_credits=True)
+        response = render(request, "payments/payment_info.html", context)
+        return trigger_client_event(response, "credits-changed")
+
+    context = _payment_info_context(request, customer, form)
+    if request.htmx:
+        context["oob_profile_credits"] = status == 409
+        return render(request, "payments/payment_info.html", context, status=status)
+    return profile_render(
+        request,
+        customer=customer,
+        tab="payments",
+        template_name="payments/user_payments.html",
+        context=context,
+        status=status,
+    )
