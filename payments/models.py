@@ -1,6 +1,49 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
+
+
+class Payment(models.Model):
+    """A customer's payment at a gateway: money in, usually credits bought with it."""
+
+    class Gateway(models.TextChoices):
+        STRIPE = "stripe", "Stripe"
+        SANDBOX = "sandbox", "Sandbox"
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
+    gateway = models.CharField(max_length=16, choices=Gateway)
+    # The gateway's id: a PaymentIntent (pi_…) or Charge (ch_…) at Stripe.
+    gateway_id = models.CharField(max_length=255)
+    description = models.CharField(max_length=255, blank=True)
+    amount = models.BigIntegerField(help_text="Minor units (cents).")
+    currency = models.CharField(max_length=3)
+    credits_bought = models.BigIntegerField(default=0)
+    # Refunds that succeeded, in minor units; pending ones are reserved through the refunds table.
+    amount_refunded = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=24, choices=Status, default=Status.SUCCEEDED)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="payments_payment_user_newest")]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "gateway_id"], name="payment_unique_gateway_id"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=models.Q(credits_bought__gte=0), name="payment_credits_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(amount_refunded__gte=0, amount_refunded__lte=models.F("amount")),
+                name="payment_refunded_within_amount",
+            ),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway_id} ({self.amount} {self.currency})"
 
 
 class LedgerEntry(models.Model):
@@ -17,6 +60,7 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", "Adjustment"
         REFUND = "refund", "Refund"
         REFUND_REVERSAL = "refund_reversal", "Refund reversal"
+        USAGE = "usage", "Credits used"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(max_length=32, choices=Kind)
@@ -30,6 +74,10 @@ class LedgerEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     note = models.TextField(blank=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    refund = models.ForeignKey(
+        "refunds.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
     correlation_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(db_default=Now())
 
@@ -50,6 +98,10 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(credits_delta=0) | models.Q(money_delta__isnull=False),
                 name="ledger_entry_changes_something",
+            ),
+            # Invariant 3: a refund is entered in the ledger once (a reversal is its own kind).
+            models.UniqueConstraint(
+                fields=["refund"], condition=models.Q(kind="refund"), name="ledger_one_entry_per_refund"
             ),
         ]
 

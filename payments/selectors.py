@@ -2,9 +2,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Q
 
 from accounts.models import User
-from payments.models import LedgerEntry
+from payments.models import LedgerEntry, Payment
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,33 @@ def ledger_history(*, user: User, before: int | None = None, limit: int | None =
     rows = list(entries[: limit + 1])
     next_before = rows[limit - 1].pk if len(rows) > limit else None
     return LedgerPage(entries=rows[:limit], next_before=next_before)
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    payments: list[Payment]
+    next_before: int | None
+
+
+def payment_history(*, user: User, before: int | None = None, limit: int = 10) -> PaymentPage:
+    """A customer's payments, newest first, each with how many refunds it has and how many are
+    unsettled: one query (plus one for the page boundary) however many payments and refunds."""
+    payments = (
+        Payment.objects.filter(user=user)
+        .annotate(
+            # `refunds` is the reverse side of refunds.Refund.payment: no import of the refunds app.
+            refund_count=Count("refunds"),
+            unsettled_refund_count=Count("refunds", filter=Q(refunds__status__in=["pending", "requires_action"])),
+        )
+        .order_by("-created_at", "-id")
+    )
+    if before is not None:
+        boundary = Payment.objects.filter(pk=before, user=user).values_list("created_at", flat=True).first()
+        if boundary is not None:
+            payments = payments.filter(Q(created_at__lt=boundary) | Q(created_at=boundary, pk__lt=before))
+    rows = list(payments[: limit + 1])
+    next_before = rows[limit - 1].pk if len(rows) > limit else None
+    return PaymentPage(payments=rows[:limit], next_before=next_before)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 
 from accounts.models import User
-from payments.models import LedgerEntry
+from payments.models import LedgerEntry, Payment
 from statstak.correlation import correlation_id
 
 
@@ -32,6 +32,8 @@ def ledger_append(
     note: str = "",
     money_delta: int | None = None,
     currency: str = "",
+    payment: Payment | None = None,
+    refund: models.Model | None = None,  # a refunds.Refund; payments does not import refunds
 ) -> LedgerEntry:
     """Write one ledger entry and move the user's cached balance with it, in the caller's transaction.
 
@@ -53,6 +55,8 @@ def ledger_append(
         balance_after=balance_after,
         actor=actor,
         note=note,
+        payment=payment,
+        refund=refund,
         correlation_id=correlation_id(),
     )
     User.objects.filter(pk=locked_user.pk).update(credits=balance_after)

@@ -11,7 +11,7 @@ from accounts.access import staff_required, user_get_for_staff
 from accounts.models import User
 from accounts.views import HtmxHttpRequest, profile_render
 from payments.forms import CreditsForm, HistoryPageForm
-from payments.selectors import ledger_history
+from payments.selectors import ledger_history, payment_history
 from payments.services import CreditsConflict, CreditsRefused, credits_adjust
 
 RECENT_ENTRIES = 5
@@ -45,7 +45,17 @@ def _conflict_message(conflict: CreditsConflict) -> str:
 @staff_required
 def user_payments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = user_get_for_staff(staff=request.user, pk=pk)
+    form = HistoryPageForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("The “before” page marker must be a positive whole number.")
     context = _payment_info_context(request, customer)
+    # Regions that refresh themselves after a refund or a credits change (HTMX events).
+    if request.htmx and request.htmx.target == "payment-info":
+        return render(request, "payments/payment_info.html", context)
+    context["history"] = payment_history(user=customer, before=form.cleaned_data["before"])
+    context["can_refund"] = request.user.has_perm("refunds.execute_refund")
+    if request.htmx and request.htmx.target == "past-payments":
+        return render(request, "payments/past_payments.html", context)
     return profile_render(
         request, customer=customer, tab="payments", template_name="payments/user_payments.html", context=context
     )

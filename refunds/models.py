@@ -1,1 +1,85 @@
-# Refunds arrive with their issue; the app exists so the layering is fixed.
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from payments.models import Payment
+
+
+class Refund(models.Model):
+    """Money (or credits) given back on a payment.
+
+    Created `pending` with its idempotency key before the gateway is called, so that no failure
+    can refund twice or lose a refund: the same key always means this one refund.
+    """
+
+    class Type(models.TextChoices):
+        FULL = "full", "Full refund"
+        PARTIAL = "partial", "Partial refund"
+        CREDITS = "credits", "Account credits"
+
+    class Reason(models.TextChoices):
+        # Stripe's reason codes, plus our own "other" (which needs a note).
+        REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by customer"
+        DUPLICATE = "duplicate", "Duplicate"
+        FRAUDULENT = "fraudulent", "Fraudulent"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        REQUIRES_ACTION = "requires_action", "Requires action"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Admin portal"
+        EXTERNAL = "external", "Outside the portal"
+
+    # Statuses whose amount is taken from what remains refundable on the payment.
+    RESERVING = (Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCEEDED)
+    UNSETTLED = (Status.PENDING, Status.REQUIRES_ACTION)
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    type = models.CharField(max_length=16, choices=Type)
+    reason = models.CharField(max_length=32, choices=Reason)
+    note = models.TextField(blank=True)
+    amount = models.BigIntegerField(help_text="Minor units of the payment's currency.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=24, choices=Status, default=Status.PENDING)
+    source = models.CharField(max_length=16, choices=Source, default=Source.PORTAL)
+    gateway_refund_id = models.CharField(max_length=255, blank=True)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Credits this refund takes from the customer (negative) or gives them (positive, Account credits).
+    credits_delta = models.BigIntegerField(default=0)
+    notify_customer = models.BooleanField(default=True)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [("execute_refund", "Can refund a customer's payment")]
+        indexes = [
+            models.Index(fields=["payment", "status"], name="refunds_payment_status"),
+            models.Index(
+                fields=["created_at"], condition=models.Q(status__in=["pending", "requires_action"]),
+                name="refunds_unsettled",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["gateway_refund_id"], condition=~models.Q(gateway_refund_id=""),
+                name="refund_unique_gateway_refund_id",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(reason="other") | ~models.Q(note="") | models.Q(source="external"),
+                name="refund_other_reason_has_a_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.pk} of {self.amount} {self.currency} ({self.status})"

@@ -14,4 +14,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("users/", include("accounts.urls")),
     path("users/", include("payments.urls")),
+    path("users/", include("refunds.urls")),
 ]

@@ -1,0 +1,59 @@
+from django import forms
+
+from payments.models import Payment
+from payments.money import MoneyParseError, money_parse
+from refunds.models import Refund
+
+REASON_CHOICES = [("", "Choose a reason…"), *Refund.Reason.choices]
+
+
+class RefundForm(forms.Form):
+    """The refund modal. Amounts are typed as decimals in the payment's currency ("12.50")."""
+
+    type = forms.ChoiceField(label="Type", choices=Refund.Type.choices, widget=forms.RadioSelect)
+    amount = forms.CharField(label="Amount", required=False, max_length=24)
+    reason = forms.ChoiceField(
+        label="Reason", choices=REASON_CHOICES, error_messages={"required": "Choose a reason."}
+    )
+    note = forms.CharField(label="Note", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+    credits_to_remove = forms.IntegerField(
+        label="Also remove purchased credits",
+        required=False,
+        min_value=0,
+        max_value=10**12,
+        error_messages={"invalid": "Enter a whole number of credits.", "min_value": "Credits cannot be negative."},
+    )
+    notify_customer = forms.BooleanField(label="Notify the customer by SMS", required=False)
+    idempotency_key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", widget=forms.HiddenInput)
+    expected_reserved = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args, payment: Payment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.payment = payment
+        if payment.credits_bought == 0:
+            self.fields["type"].choices = [c for c in Refund.Type.choices if c[0] != Refund.Type.CREDITS]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        refund_type = cleaned.get("type")
+        if refund_type in (Refund.Type.PARTIAL, Refund.Type.CREDITS):
+            raw = self.data.get("amount", "")
+            if not str(raw).strip():
+                self.add_error("amount", "Enter the amount to refund.")
+            else:
+                try:
+                    cleaned["amount"] = money_parse(str(raw), self.payment.currency)
+                except MoneyParseError as error:
+                    self.add_error("amount", str(error))
+                else:
+                    if cleaned["amount"] <= 0:
+                        self.add_error("amount", "Enter an amount greater than zero.")
+        else:
+            cleaned["amount"] = None
+        if cleaned.get("reason") == Refund.Reason.OTHER and not cleaned.get("note", "").strip():
+            self.add_error("note", "Say why in the note when the reason is Other.")
+        if refund_type == Refund.Type.CREDITS:
+            cleaned["credits_to_remove"] = 0
+        elif cleaned.get("credits_to_remove") is None:
+            cleaned["credits_to_remove"] = 0
+        return cleaned
