@@ -5,7 +5,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.access import staff_required, user_get_for_staff
 from accounts.forms import UserSearchForm
-from accounts.selectors import user_search
+from accounts.selectors import sms_message_list, user_search
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -43,6 +43,8 @@ def _profile(request: HtmxHttpRequest, pk: int, tab: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "profile-tabs":
         template_name += "#profile-tabs"
     context = {"customer": customer, "tab": tab, "tabs": PROFILE_TABS, "nav": "users"}
+    if tab == "activity":
+        context["sms_page"] = sms_message_list(user=customer)
     return render(request, template_name, context)
 
 
