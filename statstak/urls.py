@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import webhooks
 from accounts.forms import StaffAuthenticationForm
 
 urlpatterns = [
@@ -15,4 +16,5 @@ urlpatterns = [
     path("users/", include("accounts.urls")),
     path("users/", include("payments.urls")),
     path("users/", include("refunds.urls")),
+    path("webhooks/twilio/sms/<int:message_id>/status/", webhooks.twilio_sms_status, name="twilio_sms_status"),
 ]
