@@ -50,7 +50,7 @@ class Gateway(Protocol):
 # Stripe's failure codes, in words for the staff member who pressed the button.
 STRIPE_FAILURE_REASONS = {
     "charge_already_refunded": "The payment has already been fully refunded at Stripe.",
-    "charge_disputed": "The payment is disputed by the customer's bank; it cannot be refunded while the dispute is open.",
+    "charge_disputed": "The customer's bank disputes the payment; it cannot be refunded while the dispute is open.",
     "expired_or_canceled_card": "The customer's card has expired or was canceled, so the bank returned the refund.",
     "lost_or_stolen_card": "The customer's card was reported lost or stolen, so the bank returned the refund.",
     "declined": "The customer's bank declined the refund.",

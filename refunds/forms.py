@@ -12,9 +12,7 @@ class RefundForm(forms.Form):
 
     type = forms.ChoiceField(label="Type", choices=Refund.Type.choices, widget=forms.RadioSelect)
     amount = forms.CharField(label="Amount", required=False, max_length=24)
-    reason = forms.ChoiceField(
-        label="Reason", choices=REASON_CHOICES, error_messages={"required": "Choose a reason."}
-    )
+    reason = forms.ChoiceField(label="Reason", choices=REASON_CHOICES, error_messages={"required": "Choose a reason."})
     note = forms.CharField(label="Note", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
     credits_to_remove = forms.IntegerField(
         label="Also remove purchased credits",
@@ -52,8 +50,6 @@ class RefundForm(forms.Form):
             cleaned["amount"] = None
         if cleaned.get("reason") == Refund.Reason.OTHER and not cleaned.get("note", "").strip():
             self.add_error("note", "Say why in the note when the reason is Other.")
-        if refund_type == Refund.Type.CREDITS:
-            cleaned["credits_to_remove"] = 0
-        elif cleaned.get("credits_to_remove") is None:
+        if refund_type == Refund.Type.CREDITS or cleaned.get("credits_to_remove") is None:
             cleaned["credits_to_remove"] = 0
         return cleaned

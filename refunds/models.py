@@ -65,14 +65,16 @@ class Refund(models.Model):
         indexes = [
             models.Index(fields=["payment", "status"], name="refunds_payment_status"),
             models.Index(
-                fields=["created_at"], condition=models.Q(status__in=["pending", "requires_action"]),
+                fields=["created_at"],
+                condition=models.Q(status__in=["pending", "requires_action"]),
                 name="refunds_unsettled",
             ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
             models.UniqueConstraint(
-                fields=["gateway_refund_id"], condition=~models.Q(gateway_refund_id=""),
+                fields=["gateway_refund_id"],
+                condition=~models.Q(gateway_refund_id=""),
                 name="refund_unique_gateway_refund_id",
             ),
             models.CheckConstraint(

@@ -45,8 +45,7 @@ class Refundable:
 def payment_refundable(*, payment: Payment) -> Refundable:
     """What remains refundable on a payment: its amount less succeeded and unsettled refunds."""
     reserved = (
-        Refund.objects.filter(payment=payment, status__in=Refund.RESERVING).aggregate(total=Sum("amount"))["total"]
-        or 0
+        Refund.objects.filter(payment=payment, status__in=Refund.RESERVING).aggregate(total=Sum("amount"))["total"] or 0
     )
     return Refundable(amount=payment.amount - reserved, reserved=reserved)
 

@@ -89,7 +89,13 @@ def refund_create(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpRes
 
     payment.refresh_from_db()
     payment.user.refresh_from_db()
-    context = {"customer": payment.user, "payment": payment, "refund": refund}
+    context = {
+        "customer": payment.user,
+        "payment": payment,
+        "refund": refund,
+        "refundable": payment_refundable(payment=payment),
+        "refunds": refund_list(payment=payment),
+    }
     template_name = "refunds/refund_result.html" if request.htmx else "refunds/refund_result_page.html"
     response = render(request, template_name, context | {"nav": "users"})
     if refund.status != Refund.Status.FAILED:

@@ -7,7 +7,10 @@ from payments.demo import demo_customers_insert
 
 
 class Command(BaseCommand):
-    help = "Create demo customers (Elijah Herrick among them) and a staff login. Safe to run twice."
+    help = (
+        "Create demo customers (Elijah Herrick among them) with payments and the ledger explaining their "
+        "credits, and a staff login. Safe to run twice."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--users", type=int, default=2000, help="How many customers (default 2,000).")
