@@ -58,11 +58,6 @@ def test_the_watch_for_csp_violations_catches_one(page: Page, page_problems):
     page_problems.console_errors.clear()
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,  # anything else (no Chromium, say) is an error, not this bug
-    strict=True,
-    reason="app bug: on a phone-width window the Users table spills out of its card (no overflow wrapper)",
-)
 def test_the_users_list_fits_a_phone_screen(staff_page: Page, customers, screenshot):
     staff_page.set_viewport_size({"width": 390, "height": 844})
     staff_page.goto("/users/")

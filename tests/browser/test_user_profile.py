@@ -75,17 +75,8 @@ def test_back_and_forward_move_between_tabs(staff_page: Page, customers, screens
     expect(staff_page.get_by_role("heading", name="Payment info")).to_be_visible()
 
 
-# App bug: the views choose a partial or the whole page by the HX-Request/HX-Target headers but
-# do not send `Vary: HX-Request, HX-Target`, so Chromium's back/forward cache-first navigation
-# shows the partial htmx last fetched at that URL: a bare, unstyled table or tab panel.
-BARE_PARTIAL_ON_BACK = pytest.mark.xfail(
-    raises=AssertionError,  # anything else (no Chromium, say) is an error, not this bug
-    strict=True,
-    reason="app bug: partial responses lack `Vary: HX-Request`; Back shows a bare htmx partial",
-)
-
-
-@BARE_PARTIAL_ON_BACK
+# Regression: the views choose a partial or the whole page by the HX-Request/HX-Target headers;
+# without `Vary` (and no-store) Chromium's Back showed the fragment last fetched at that URL.
 def test_back_from_a_profile_returns_to_the_search(staff_page: Page, customers, screenshot):
     staff_page.goto("/users/")
     search_box(staff_page).press_sequentially("elijah herr", delay=40)
@@ -100,7 +91,6 @@ def test_back_from_a_profile_returns_to_the_search(staff_page: Page, customers, 
     expect(main_nav_link(staff_page, "Users")).to_be_visible(timeout=1_000)
 
 
-@BARE_PARTIAL_ON_BACK
 def test_back_to_a_tab_after_leaving_the_profile(staff_page: Page, customers, screenshot):
     elijah = customers["elijah"]
     staff_page.goto(f"/users/{elijah.pk}/")
