@@ -23,3 +23,18 @@ class StaffFactory(CustomerFactory):
     email = factory.Sequence(lambda n: f"staff{n}@statstak.test")
     is_staff = True
     password = factory.django.Password(STAFF_PASSWORD)
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """A $100.00 payment for 500 credits on the sandbox gateway (its id picks the sandbox's behaviour)."""
+
+    class Meta:
+        model = "payments.Payment"
+
+    user = factory.SubFactory(CustomerFactory)
+    gateway = "sandbox"
+    gateway_id = factory.Sequence(lambda n: f"pi_sandbox_test_{n}")
+    description = "Pro pack — 500 credits"
+    amount = 10000
+    currency = "USD"
+    credits_bought = 500

@@ -1,42 +1,17 @@
 """credits_adjust under real concurrency: threads, each with its own PostgreSQL connection."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.models import User
 from payments.models import LedgerEntry
 from payments.selectors import ledger_verify
 from payments.services import CreditsConflict, credits_adjust
+from tests.concurrency import run_together
 from tests.factories import CustomerFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 20
-
-
-def run_together(work, count: int) -> list:
-    """Run `work(i)` in `count` threads released at the same instant; return results or exceptions."""
-    start = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(index: int) -> None:
-        try:
-            start.wait()
-            results[index] = work(index)
-        except Exception as error:  # collected and asserted on by the test
-            results[index] = error
-        finally:
-            connection.close()  # each thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
-    return results
 
 
 def test_twenty_saves_from_the_same_stale_page_let_exactly_one_through():
