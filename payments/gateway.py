@@ -8,9 +8,11 @@ Both implementations answer the same three ways, and the refund service acts on 
 """
 
 import hashlib
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import stripe
 from django.conf import settings
@@ -47,15 +49,22 @@ class Gateway(Protocol):
         ...
 
 
-# Stripe's failure codes, in words for the staff member who pressed the button.
+# Stripe's failure codes, in words for the staff member who pressed the button: a refund's
+# `failure_reason`, and the `code` of an error that refused to create one.
 STRIPE_FAILURE_REASONS = {
     "charge_already_refunded": "The payment has already been fully refunded at Stripe.",
     "charge_disputed": "The customer's bank disputes the payment; it cannot be refunded while the dispute is open.",
+    "charge_for_pending_refund_disputed": "The customer's bank opened a dispute on the payment, so Stripe canceled "
+    "the refund.",
     "expired_or_canceled_card": "The customer's card has expired or was canceled, so the bank returned the refund.",
     "lost_or_stolen_card": "The customer's card was reported lost or stolen, so the bank returned the refund.",
     "declined": "The customer's bank declined the refund.",
+    "card_declined": "The customer's bank declined the refund.",
+    "expired_card": "The customer's card has expired, so the refund cannot go back to it.",
     "insufficient_funds": "The Stripe balance is too low to pay out this refund.",
+    "balance_insufficient": "The Stripe balance is too low to pay out this refund.",
     "amount_too_large": "The refund is larger than what remains on the payment at Stripe.",
+    "resource_missing": "Stripe does not know this payment.",
     "merchant_request": "The refund was canceled at Stripe.",
     "unknown": "The bank could not process the refund.",
 }
@@ -65,45 +74,116 @@ def _stripe_reason(code: str | None, fallback: str = "") -> str:
     return STRIPE_FAILURE_REASONS.get(code or "", fallback or STRIPE_FAILURE_REASONS["unknown"])
 
 
+def stripe_refund_answer(refund: Mapping[str, Any]) -> GatewayRefund:
+    """A Stripe Refund object (an API answer, or the `data.object` of a webhook event) as our answer."""
+    status = refund.get("status") or "pending"
+    failed = status in ("failed", "canceled")
+    return GatewayRefund(
+        id=refund["id"],
+        status=status,
+        failure_reason=_stripe_reason(refund.get("failure_reason")) if failed else "",
+    )
+
+
+def _stripe_declined(error: stripe.StripeError) -> GatewayDeclined:
+    # Stripe's own message is written for the API user; ours first when we know the code.
+    message = error.user_message or ""
+    fallback = f"Stripe refused the refund: {message}" if message else ""
+    return GatewayDeclined(_stripe_reason(error.code, fallback))
+
+
+def _stripe_unavailable(error: stripe.StripeError) -> GatewayUnavailable:
+    status = f" (HTTP {error.http_status})" if error.http_status else ""
+    return GatewayUnavailable(f"{type(error).__name__}{status}: {error.user_message or 'no answer'}")
+
+
 class StripeGateway:
+    """Stripe's Refunds API through the official SDK.
+
+    What each failure means for the refund:
+    - card errors (402) and invalid requests (400/404: already refunded, amount too large, unknown
+      payment) are a definite no: nothing was refunded, `GatewayDeclined` with a reason staff can read;
+    - timeouts, connection errors, 409, 429 and 5xx are no answer: Stripe may or may not have made
+      the refund, `GatewayUnavailable`, and the same idempotency key is sent again later;
+    - an idempotency error (the key was used with other parameters) and a refused API key (401/403)
+      are no answer either: failing the refund could release money Stripe did refund, so it stays
+      pending and the log says why.
+    """
+
     name = "stripe"
 
     def __init__(self, *, api_key: str, api_base: str | None = None, timeout: float = 20, max_retries: int = 2):
-        # StripeClient does not retry unless told to; its retries reuse the idempotency key.
         self.client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else None,
-            http_client=stripe.RequestsClient(timeout=timeout),
+            # (connect, read): an unreachable Stripe is known quickly; a slow answer gets the full time.
+            http_client=stripe.RequestsClient(timeout=(min(timeout, 5.0), timeout)),
+            # The SDK retries timeouts, connection errors, 409 and 5xx (not 429) with backoff, sending
+            # the same Idempotency-Key, so a retry is a replay at Stripe, never a second refund.
             max_network_retries=max_retries,
         )
-
-    @staticmethod
-    def _answer(refund: "stripe.Refund") -> GatewayRefund:
-        status = refund.status or "pending"
-        reason = _stripe_reason(getattr(refund, "failure_reason", None)) if status in ("failed", "canceled") else ""
-        return GatewayRefund(id=refund.id, status=status, failure_reason=reason)
 
     def refund(
         self, *, payment_gateway_id: str, amount: int, currency: str, reason: str, idempotency_key: str, metadata: dict
     ) -> GatewayRefund:
         target = "charge" if payment_gateway_id.startswith("ch_") else "payment_intent"
-        params = {target: payment_gateway_id, "amount": amount, "metadata": metadata}
-        if reason != "other":  # Stripe knows three reasons; "other" is ours and travels in metadata
+        metadata = dict(metadata)
+        params: dict[str, Any] = {target: payment_gateway_id, "amount": amount}
+        if reason == "other":  # Stripe knows three reasons; "other" is ours and travels in metadata
+            metadata["portal_reason"] = reason
+        else:
             params["reason"] = reason
+        params["metadata"] = metadata
+        if not idempotency_key:
+            raise ValueError("A Stripe refund needs an idempotency key: without one, a retry could refund twice.")
         try:
             refund = self.client.v1.refunds.create(params=params, options={"idempotency_key": idempotency_key})
-        except (stripe.CardError, stripe.InvalidRequestError, stripe.IdempotencyError) as error:
-            raise GatewayDeclined(_stripe_reason(error.code, error.user_message or str(error.user_message))) from error
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
-            raise GatewayUnavailable(type(error).__name__) from error
-        return self._answer(refund)
+        except (stripe.CardError, stripe.InvalidRequestError) as error:
+            raise _stripe_declined(error) from error
+        except stripe.IdempotencyError as error:
+            logger.error("Stripe refused idempotency key %s as used with other parameters: %s", idempotency_key, error)
+            raise _stripe_unavailable(error) from error
+        except stripe.StripeError as error:
+            raise _stripe_unavailable(error) from error
+        return stripe_refund_answer(refund.to_dict())
 
     def retrieve_refund(self, *, refund_id: str) -> GatewayRefund:
         try:
             refund = self.client.v1.refunds.retrieve(refund_id)
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
-            raise GatewayUnavailable(type(error).__name__) from error
-        return self._answer(refund)
+        except stripe.StripeError as error:
+            # Even a 404 is no answer: the id came from Stripe, so the refund's fate is still unknown.
+            raise _stripe_unavailable(error) from error
+        return stripe_refund_answer(refund.to_dict())
+
+
+class GatewayWebhookRefused(Exception):
+    """A webhook call that is not provably from Stripe, or not recent: nothing in it may be acted on."""
+
+
+def webhook_event(payload: bytes, signature: str) -> dict:
+    """The event in a Stripe webhook call, once its signature is checked with STRIPE_WEBHOOK_SECRET.
+
+    Refused (`GatewayWebhookRefused`): no secret configured, a missing or wrong signature, a
+    timestamp older than Stripe's tolerance (a replayed capture), a body that is not an event.
+    """
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise GatewayWebhookRefused("STRIPE_WEBHOOK_SECRET is not set, so no Stripe webhook can be verified.")
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=stripe.Webhook.DEFAULT_TOLERANCE)
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError) as error:  # ValueError: bad UTF-8 or JSON
+        raise GatewayWebhookRefused(str(error)) from error
+    data = event.get("data") if isinstance(event, dict) else None
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+        and event.get("object") == "event"
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+    ):
+        raise GatewayWebhookRefused("The body is not a Stripe event.")
+    return event
 
 
 class SandboxGateway:

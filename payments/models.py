@@ -111,3 +111,28 @@ class LedgerEntry(models.Model):
     @property
     def balance_before(self) -> int:
         return self.balance_after - self.credits_delta
+
+
+class GatewayEvent(models.Model):
+    """A webhook event from a payment gateway that was acted on, so that it is acted on only once.
+
+    Written in the same transaction as the event's effect: if the effect rolls back, so does
+    this row, and the gateway's retry of the event is processed as if it were the first.
+    """
+
+    gateway = models.CharField(max_length=16, choices=Payment.Gateway)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=64)
+    # What it was about (a refund re_…, a charge ch_…, a payment intent pi_…), for the log.
+    object_id = models.CharField(max_length=255, blank=True)
+    # What it did, in a few words ("refund 12: pending → succeeded", "ignored: unknown payment").
+    outcome = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="gateway_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.type} {self.event_id}"

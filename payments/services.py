@@ -1,7 +1,9 @@
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from payments.models import LedgerEntry, Payment
@@ -92,3 +94,53 @@ def credits_adjust(*, user: User, new_balance: int, expected_balance: int, actor
     )
     user.credits = locked.credits
     return entry
+
+
+@transaction.atomic
+def payment_record_from_gateway(
+    *,
+    user_id: int,
+    gateway: Payment.Gateway,
+    gateway_id: str,
+    amount: int,
+    currency: str,
+    credits_bought: int,
+    description: str = "",
+    created_at: datetime | None = None,
+) -> tuple[Payment, bool]:
+    """Record a payment made at the gateway (a checkout outside the portal) and its `purchase`
+    ledger entry, once per gateway id: `(payment, created)`.
+
+    The customer's row is locked first, so two notices of one payment (Stripe sends both
+    `charge.succeeded` and `payment_intent.succeeded`) are recorded one after the other: the
+    second finds the first's payment and writes nothing, instead of failing on the unique key.
+    """
+    if amount <= 0:
+        raise ValueError("A payment's amount must be positive.")
+    if credits_bought < 0:
+        raise ValueError("A payment cannot buy a negative number of credits.")
+    customer = User.objects.select_for_update().get(pk=user_id)
+    existing = Payment.objects.filter(gateway=gateway, gateway_id=gateway_id).first()
+    if existing is not None:
+        return existing, False
+    payment = Payment.objects.create(
+        user=customer,
+        gateway=gateway,
+        gateway_id=gateway_id,
+        description=description[:255],
+        amount=amount,
+        currency=currency.upper(),
+        credits_bought=credits_bought,
+        created_at=created_at or timezone.now(),
+    )
+    ledger_append(
+        locked_user=customer,
+        kind=LedgerEntry.Kind.PURCHASE,
+        credits_delta=credits_bought,
+        money_delta=amount,
+        currency=payment.currency,
+        actor=None,
+        note=description or f"Payment {gateway_id}",
+        payment=payment,
+    )
+    return payment, True

@@ -10,19 +10,25 @@ Locks are always taken in the order payment → refund → user, so two refunds,
 credits change, can wait for each other but never deadlock.
 """
 
+import hashlib
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import sms_notify
-from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for
-from payments.models import LedgerEntry, Payment
+from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for, stripe_refund_answer
+from payments.models import GatewayEvent, LedgerEntry, Payment
 from payments.money import money_format
-from payments.services import ledger_append
+from payments.services import ledger_append, payment_record_from_gateway
 from refunds.models import Refund
 
 logger = logging.getLogger(__name__)
@@ -288,3 +294,343 @@ def refund_sms_body(*, refund: Refund, payment: Payment) -> str:
         f"StatStak Labs: we refunded {amount} to your original payment method. "
         "It can take 5-10 business days to appear on your statement."
     )
+
+
+# After the request: what the gateway says later (webhooks, reconciliation) and refunds made
+# elsewhere. Every answer goes through the same locks (payment → refund → user) as the request.
+
+
+def _payment_status_for(payment: Payment) -> Payment.Status:
+    if payment.amount_refunded <= 0:
+        return Payment.Status.SUCCEEDED
+    if payment.amount_refunded >= payment.amount:
+        return Payment.Status.REFUNDED
+    return Payment.Status.PARTIALLY_REFUNDED
+
+
+@transaction.atomic
+def refund_reverse(*, refund: Refund, failure_reason: str) -> Refund:
+    """Undo a card refund that succeeded and then failed at the bank (a closed card, say): the
+    money did not reach the customer after all.
+
+    One `refund_reversal` ledger entry puts the money back (+amount) and the credits the refund
+    removed; the payment's refunded amount and status go back; the refund becomes `failed`, so
+    the amount is refundable again; a customer who was told of the refund gets a correction.
+    Only a succeeded, money-moving refund is reversed, and only once: a repeated failure notice
+    finds it `failed` and changes nothing.
+    """
+    payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+    locked = Refund.objects.select_for_update().get(pk=refund.pk)
+    if locked.status != Refund.Status.SUCCEEDED or locked.type == Refund.Type.CREDITS:
+        return locked
+    customer = User.objects.select_for_update().get(pk=payment.user_id)
+
+    payment.amount_refunded -= locked.amount
+    payment.status = _payment_status_for(payment)
+    payment.save(update_fields=["amount_refunded", "status"])
+    credits_back = max(-locked.credits_delta, 0)  # what the refund actually took (capped when it succeeded)
+    reason = failure_reason or "The gateway did not say why."
+    ledger_append(
+        locked_user=customer,
+        kind=LedgerEntry.Kind.REFUND_REVERSAL,
+        credits_delta=credits_back,
+        money_delta=locked.amount,
+        currency=locked.currency,
+        actor=None,
+        note=f"The refund failed after it had succeeded: {reason}",
+        payment=payment,
+        refund=locked,
+    )
+    locked.status = Refund.Status.FAILED
+    locked.failure_reason = reason
+    locked.settled_at = timezone.now()
+    locked.save(update_fields=["status", "failure_reason", "settled_at", "updated_at"])
+    if locked.notify_customer:
+        sms_notify(user=customer, body=refund_reversal_sms_body(refund=locked, credits_back=credits_back), about=locked)
+    logger.warning("refund %s failed after it had succeeded (%s); reversed in the ledger", locked.pk, reason)
+    return locked
+
+
+def refund_reversal_sms_body(*, refund: Refund, credits_back: int) -> str:
+    amount = money_format(refund.amount, refund.currency)
+    credits = f" The {credits_back:,} credits we had removed are back on your account." if credits_back else ""
+    return (
+        f"StatStak Labs: a correction. Your bank returned our refund of {amount}, so it did not reach you.{credits} "
+        "Please contact us and we will arrange another refund."
+    )
+
+
+@transaction.atomic
+def refund_gateway_update(*, refund: Refund, answer: GatewayRefund) -> Refund:
+    """What the gateway now says about one of our refunds, in any order and any number of times.
+
+    An unsettled refund moves to the answer's status (`refund_record_answer`); a succeeded one
+    that the gateway now calls failed is reversed (`refund_reverse`); any other answer about a
+    settled refund changes nothing. The decision is taken under the refund's row lock, so a
+    failure notice racing with the request that records success is never lost.
+    """
+    Payment.objects.select_for_update().filter(pk=refund.payment_id).first()  # payment → refund, as everywhere
+    locked = Refund.objects.select_for_update().get(pk=refund.pk)
+    if locked.status == Refund.Status.SUCCEEDED and answer.status in (Refund.Status.FAILED, Refund.Status.CANCELED):
+        return refund_reverse(refund=locked, failure_reason=answer.failure_reason)
+    settled_elsewise = answer.status in ("succeeded", "failed", "canceled") and answer.status != locked.status
+    if locked.status not in Refund.UNSETTLED and settled_elsewise:
+        # An older notice overtaken by a newer one, or a contradiction a person should look at.
+        logger.warning("refund %s is %s; the gateway's %r answer is ignored", locked.pk, locked.status, answer.status)
+    return refund_record_answer(refund=locked, answer=answer)
+
+
+def _external_idempotency_key(gateway_refund_id: str) -> str:
+    key = f"external:{gateway_refund_id}"
+    return key if len(key) <= 64 else "external:" + hashlib.sha256(gateway_refund_id.encode()).hexdigest()[:55]
+
+
+@transaction.atomic
+def refund_external_record(*, payment: Payment, answer: GatewayRefund, amount: int, reason: str = "") -> Refund:
+    """Record a refund made at the gateway without the portal (in the Stripe Dashboard, say), so
+    that the ledger matches the gateway.
+
+    It is entered like any refund in its status (a succeeded one: ledger entry, payment totals),
+    with no one as its author, no credits taken back and no SMS: nobody here decided it, and
+    whoever made it dealt with the customer. Recorded once per gateway refund id.
+    """
+    if amount <= 0:
+        raise ValueError("A refund's amount must be positive.")
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    existing = Refund.objects.filter(gateway_refund_id=answer.id).first()
+    if existing is not None:
+        return refund_gateway_update(refund=existing, answer=answer)
+    remaining = payment_refundable(payment=locked).amount
+    known_reasons = (Refund.Reason.REQUESTED_BY_CUSTOMER, Refund.Reason.DUPLICATE, Refund.Reason.FRAUDULENT)
+    refund = Refund.objects.create(
+        payment=locked,
+        type=Refund.Type.FULL if amount >= remaining else Refund.Type.PARTIAL,
+        reason=reason if reason in known_reasons else Refund.Reason.REQUESTED_BY_CUSTOMER,
+        note="Refunded outside the portal",
+        amount=amount,
+        currency=locked.currency,
+        source=Refund.Source.EXTERNAL,
+        gateway_refund_id=answer.id,
+        idempotency_key=_external_idempotency_key(answer.id),
+        requested_by=None,
+        credits_delta=0,
+        notify_customer=False,
+    )
+    logger.info("refund %s (%s) made outside the portal recorded on payment %s", refund.pk, answer.id, locked.pk)
+    return refund_record_answer(refund=refund, answer=answer)
+
+
+# Stripe's webhook events the portal acts on. Since API version 2024-10-28 every refund sends
+# refund.created/updated/failed with the Refund itself; charge.refunded carries the refunds only
+# in older versions (its `refunds` list), and is handled when it does.
+STRIPE_REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
+STRIPE_PAYMENT_EVENTS = frozenset({"charge.succeeded", "payment_intent.succeeded"})
+STRIPE_EVENTS = STRIPE_REFUND_EVENTS | STRIPE_PAYMENT_EVENTS | {"charge.refunded"}
+
+
+def _stripe_id(value: Any) -> str:
+    """An id field that may be expanded into its object."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) else ""
+
+
+def _stripe_payment(stripe_object: Mapping[str, Any]) -> Payment | None:
+    ids = [i for i in (_stripe_id(stripe_object.get("payment_intent")), _stripe_id(stripe_object.get("charge"))) if i]
+    return Payment.objects.filter(gateway=Payment.Gateway.STRIPE, gateway_id__in=ids).first() if ids else None
+
+
+def _stripe_portal_refund(stripe_refund: Mapping[str, Any]) -> Refund | None:
+    """Our refund that a Stripe refund is, by its id or, before we stored the id, by its metadata."""
+    refund = Refund.objects.filter(gateway_refund_id=stripe_refund["id"]).first()
+    if refund is not None:
+        return refund
+    portal_id = str((stripe_refund.get("metadata") or {}).get("portal_refund_id", ""))
+    if not portal_id.isdigit():
+        return None
+    candidate = Refund.objects.select_related("payment").filter(pk=int(portal_id), gateway_refund_id="").first()
+    # The metadata must agree with the payment: another account's refund, or a second refund made
+    # with our metadata once the idempotency key had expired, is not this one.
+    if candidate is None or candidate.payment.gateway != Payment.Gateway.STRIPE:
+        return None
+    payment_ids = {_stripe_id(stripe_refund.get("payment_intent")), _stripe_id(stripe_refund.get("charge"))}
+    return candidate if candidate.payment.gateway_id in payment_ids else None
+
+
+def _stripe_refund_apply(stripe_refund: Mapping[str, Any]) -> str:
+    answer = stripe_refund_answer(stripe_refund)
+    refund = _stripe_portal_refund(stripe_refund)
+    if refund is not None:
+        before = refund.status
+        refund = refund_gateway_update(refund=refund, answer=answer)
+        return f"refund {refund.pk}: {before} → {refund.status}"
+    payment = _stripe_payment(stripe_refund)
+    if payment is None:
+        return f"ignored: refund {answer.id} is on a payment the portal does not know"
+    if answer.status in ("failed", "canceled"):
+        return f"ignored: refund {answer.id} made outside the portal is {answer.status}; no money moved"
+    amount = stripe_refund.get("amount")
+    if not isinstance(amount, int) or amount <= 0:
+        return f"ignored: refund {answer.id} has no amount"
+    refund = refund_external_record(
+        payment=payment, answer=answer, amount=amount, reason=str(stripe_refund.get("reason") or "")
+    )
+    return f"refund {refund.pk}: recorded from outside the portal ({refund.status})"
+
+
+def _stripe_payment_apply(event_type: str, stripe_object: Mapping[str, Any]) -> str:
+    metadata = stripe_object.get("metadata") or {}
+    user_id = str(metadata.get("portal_user_id", ""))
+    credits = str(metadata.get("credits", "0")).strip()
+    if not user_id.isdigit():
+        return "ignored: not a portal customer's payment"
+    if not credits.isdigit():
+        return f"ignored: credits {credits!r} is not a whole number"
+    if not User.objects.filter(pk=int(user_id)).exists():
+        return f"ignored: no customer {user_id}"
+    if event_type == "charge.succeeded":
+        # A charge of a PaymentIntent is recorded under the intent, so that its two events make one payment.
+        gateway_id = _stripe_id(stripe_object.get("payment_intent")) or stripe_object["id"]
+        amount = stripe_object.get("amount_captured") or stripe_object.get("amount")
+    else:
+        gateway_id = stripe_object["id"]
+        amount = stripe_object.get("amount_received") or stripe_object.get("amount")
+    currency = str(stripe_object.get("currency") or "")
+    if not isinstance(amount, int) or amount <= 0 or len(currency) != 3:
+        return f"ignored: payment {gateway_id} has no amount or currency"
+    created = stripe_object.get("created")
+    payment, was_new = payment_record_from_gateway(
+        user_id=int(user_id),
+        gateway=Payment.Gateway.STRIPE,
+        gateway_id=gateway_id,
+        amount=amount,
+        currency=currency,
+        credits_bought=int(credits),
+        description=str(stripe_object.get("description") or metadata.get("description") or ""),
+        created_at=datetime.fromtimestamp(created, tz=UTC) if isinstance(created, int) else None,
+    )
+    return f"payment {payment.pk}: {'recorded' if was_new else 'already recorded'}"
+
+
+def stripe_event_process(*, event: Mapping[str, Any]) -> str:
+    """Act on one verified Stripe webhook event, once; return what it did, in a few words.
+
+    The event's id is stored (`GatewayEvent`) in the same transaction as its effect: a replay
+    finds it and changes nothing, two deliveries at once wait for each other on its unique key,
+    and an error rolls both back, so Stripe's retry is processed as the first delivery.
+    Events the portal does not act on are not stored.
+    """
+    event_type = event["type"]
+    stripe_object = event["data"]["object"]
+    if event_type not in STRIPE_EVENTS:
+        return f"ignored: {event_type} is not an event the portal acts on"
+    with transaction.atomic():
+        record, created = GatewayEvent.objects.get_or_create(
+            gateway=Payment.Gateway.STRIPE,
+            event_id=event["id"],
+            defaults={"type": event_type, "object_id": _stripe_id(stripe_object)[:255]},
+        )
+        if not created:
+            return "already processed"
+        if event_type in STRIPE_REFUND_EVENTS:
+            outcome = _stripe_refund_apply(stripe_object)
+        elif event_type == "charge.refunded":
+            refunds = (stripe_object.get("refunds") or {}).get("data") or []
+            outcome = "; ".join(_stripe_refund_apply(r) for r in refunds if isinstance(r, Mapping) and r.get("id"))
+            outcome = outcome or "nothing: the event lists no refunds (their refund.* events carry them)"
+        else:
+            outcome = _stripe_payment_apply(event_type, stripe_object)
+        record.outcome = outcome[:255]
+        record.save(update_fields=["outcome"])
+    logger.info("Stripe event %s (%s): %s", event["id"], event_type, outcome)
+    return outcome
+
+
+# Reconciliation: refunds left pending (no answer from the gateway, a worker that died between
+# the phases, a refund the bank is still processing) are asked about again until they settle.
+
+# Stripe keeps an idempotency key's first answer for at least 24 hours. After that, sending the
+# create call again could make a second refund, so an older refund with no gateway id is left
+# to a person (and to the refund.* webhooks, which find it by its metadata).
+RECONCILE_RESEND_WITHIN = timedelta(hours=23)
+
+
+@dataclass(frozen=True)
+class RefundReconciled:
+    refund_id: int
+    before: str
+    after: str
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@contextmanager
+def _refund_claim_attempt(refund: Refund) -> Iterator[bool]:
+    """The refund's advisory lock (the one `refund_execute` holds through the gateway call) if it is
+    free: True when this session holds it until the block ends, False when someone else does."""
+    key = _advisory_key(refund)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        claimed = cursor.fetchone()[0]
+    try:
+        yield claimed
+    finally:
+        if claimed:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+def refund_reconcile(*, refund: Refund) -> RefundReconciled:
+    """Ask the gateway again about one unsettled refund, and record what it says.
+
+    With a gateway refund id, the refund is looked up; without one, the create call is sent again
+    with the same idempotency key and parameters, so Stripe replays its first answer, or makes
+    the refund now if the first request never arrived. The refund is claimed with its advisory
+    lock first: one held elsewhere (the request still at the gateway, another worker) is skipped.
+    """
+    if connection.in_atomic_block:
+        raise RuntimeError("Reconciliation calls the gateway; it must not run inside a transaction.")
+    with _refund_claim_attempt(refund) as claimed:
+        if not claimed:
+            return RefundReconciled(refund.pk, refund.status, refund.status, "being worked on elsewhere; skipped")
+        refund = Refund.objects.select_related("payment").get(pk=refund.pk)
+        before = refund.status
+        if before not in Refund.UNSETTLED:
+            return RefundReconciled(refund.pk, before, before, "already settled")
+        answer: GatewayRefund | None
+        note = ""
+        if refund.type == Refund.Type.CREDITS:
+            answer = GatewayRefund(id="", status="succeeded")  # no gateway: finish what the request began
+        elif refund.gateway_refund_id:
+            try:
+                answer = gateway_for(refund.payment.gateway).retrieve_refund(refund_id=refund.gateway_refund_id)
+            except (GatewayUnavailable, GatewayDeclined) as error:
+                logger.warning("refund %s: no answer from the gateway (%s); still %s", refund.pk, error, before)
+                answer, note = None, "no answer from the gateway"
+        elif refund.created_at < timezone.now() - RECONCILE_RESEND_WITHIN:
+            logger.error("refund %s: pending with no gateway id for over a day; a person must check", refund.pk)
+            answer, note = None, "too old to send again safely; check at the gateway"
+        else:
+            answer = _gateway_ask(refund)
+            note = "" if answer is not None else "no answer from the gateway"
+        if answer is None:
+            return RefundReconciled(refund.pk, before, before, note)
+        refund = refund_record_answer(refund=refund, answer=answer)
+        if refund.status == Refund.Status.FAILED and refund.failure_reason:
+            note = refund.failure_reason
+        return RefundReconciled(refund.pk, before, refund.status, note)
+
+
+def refunds_reconcile(*, older_than: timedelta | None = None, limit: int = 500) -> list[RefundReconciled]:
+    """Reconcile every refund still unsettled `older_than` (default RECONCILE_AFTER_SECONDS) after
+    it was made, oldest first; younger ones are probably still in their request. Run it again
+    and it changes nothing that the gateway has not changed meanwhile."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.RECONCILE_AFTER_SECONDS)
+    unsettled = Refund.objects.filter(
+        status__in=Refund.UNSETTLED, created_at__lte=timezone.now() - older_than
+    ).order_by("created_at", "id")[:limit]
+    return [refund_reconcile(refund=refund) for refund in list(unsettled)]

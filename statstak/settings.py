@@ -218,3 +218,7 @@ LOGGING = {
         "twilio.http_client": {"level": "WARNING"},
     },
 }
+
+# Refunds still pending this many seconds after they were made are asked about again at the
+# gateway (the refunds.reconcile periodic job, or `manage.py reconcile_refunds`).
+RECONCILE_AFTER_SECONDS = int(os.environ.get("RECONCILE_AFTER_SECONDS", "300"))

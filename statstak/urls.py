@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from accounts import webhooks
 from accounts.forms import StaffAuthenticationForm
+from refunds.webhooks import stripe_webhook
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="user_list", permanent=False)),
@@ -17,4 +18,5 @@ urlpatterns = [
     path("users/", include("payments.urls")),
     path("users/", include("refunds.urls")),
     path("webhooks/twilio/sms/<int:message_id>/status/", webhooks.twilio_sms_status, name="twilio_sms_status"),
+    path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
 ]

@@ -1,0 +1,296 @@
+"""Reconciliation: refunds left pending are asked about again at Stripe until they settle.
+
+Real commits throughout (the gateway is never called inside a transaction, and the advisory
+lock is seen across connections), hence transactional tests.
+"""
+
+import threading
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+from django.utils import timezone
+from procrastinate.contrib.django import app
+
+from payments.models import LedgerEntry, Payment
+from refunds.models import Refund
+from refunds.services import payment_refundable, refunds_reconcile
+from refunds.tasks import refunds_reconcile as refunds_reconcile_task
+from tests.refunds.test_stripe_gateway import (
+    WEBHOOK_SECRET,
+    FakeStripe,
+    assert_books_balance,
+    refund_card,
+    sms_jobs_for,
+    staff_member,
+    stripe_payment,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOW = timedelta(0)
+
+
+@pytest.fixture
+def stripe_api(httpserver, settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_portal_51Hx"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+    settings.STRIPE_TIMEOUT_SECONDS = 2.0
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.RECONCILE_AFTER_SECONDS = 0
+    fake = FakeStripe(httpserver)
+    yield fake
+    fake.release()
+    httpserver.check_assertions()
+
+
+def unanswered_refund(payment: Payment, *, amount: int = 2500, age: timedelta = timedelta(minutes=10)) -> Refund:
+    """A refund whose request died between reserving it and asking Stripe (no gateway id)."""
+    return Refund.objects.create(
+        payment=payment,
+        type=Refund.Type.PARTIAL,
+        reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
+        amount=amount,
+        currency=payment.currency,
+        idempotency_key=f"form-key-unanswered-{payment.pk}-{amount}",
+        requested_by=staff_member(),
+        created_at=timezone.now() - age,
+    )
+
+
+def test_a_refund_whose_answer_timed_out_is_settled_by_sending_the_same_key_again(settings, stripe_api):
+    payment = stripe_payment(amount=10000, credits=500)
+    settings.STRIPE_TIMEOUT_SECONDS = 0.3
+    stripe_api.faults = ["hold"]  # Stripe makes the refund; its answer comes after the portal stopped waiting
+
+    refund = refund_card(payment, amount=2500, key="form-key-timeout")
+
+    assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PENDING, "")
+    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert payment_refundable(payment=payment).amount == 7500  # still reserved: it may have happened
+    stripe_api.release()
+    settings.STRIPE_TIMEOUT_SECONDS = 2.0
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert (result.refund_id, result.before, result.after) == (refund.pk, "pending", "succeeded")
+    first, resent = stripe_api.creates()
+    assert first.headers["Idempotency-Key"] == resent.headers["Idempotency-Key"] == "form-key-timeout"
+    assert first.form == resent.form
+    assert len(stripe_api.refunds) == 1  # Stripe replayed the first refund: one refund, not two
+    refund.refresh_from_db()
+    assert (refund.status, refund.gateway_refund_id) == (Refund.Status.SUCCEEDED, next(iter(stripe_api.refunds)))
+    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert len(sms_jobs_for(refund)) == 1
+    assert_books_balance()
+
+
+def test_a_refund_that_met_a_500_stays_pending_and_is_settled_by_reconciliation(stripe_api):
+    payment = stripe_payment(amount=10000)
+    stripe_api.faults = ["500"]
+
+    refund = refund_card(payment, amount=10000, key="form-key-500")
+
+    assert refund.status == Refund.Status.PENDING
+    assert stripe_api.refunds == {}
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert result.after == Refund.Status.SUCCEEDED
+    assert len(stripe_api.refunds) == 1
+    payment.refresh_from_db()
+    assert (payment.amount_refunded, payment.status) == (10000, Payment.Status.REFUNDED)
+    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert len(sms_jobs_for(refund)) == 1
+    assert_books_balance()
+
+
+def test_a_refund_pending_at_stripe_is_looked_up_not_sent_again(stripe_api):
+    payment = stripe_payment()
+    stripe_api.refund_status = "pending"
+    refund = refund_card(payment, amount=2500, key="form-key-slow-bank")
+    assert refund.status == Refund.Status.PENDING
+
+    (still,) = refunds_reconcile(older_than=NOW)
+    stripe_api.refunds[refund.gateway_refund_id]["status"] = "succeeded"
+    (settled,) = refunds_reconcile(older_than=NOW)
+
+    assert (still.changed, settled.changed, settled.after) == (False, True, "succeeded")
+    assert len(stripe_api.creates()) == 1
+    assert [r.path for r in stripe_api.lookups()] == [f"/v1/refunds/{refund.gateway_refund_id}"] * 2
+    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert_books_balance()
+
+
+def test_a_refund_stripe_failed_meanwhile_is_failed_and_its_amount_released(stripe_api):
+    payment = stripe_payment(amount=10000)
+    stripe_api.refund_status = "pending"
+    refund = refund_card(payment, amount=10000, key="form-key-bank-said-no")
+    stripe_api.refunds[refund.gateway_refund_id] |= {"status": "failed", "failure_reason": "declined"}
+
+    refunds_reconcile(older_than=NOW)
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.failure_reason) == (Refund.Status.FAILED, "The customer's bank declined the refund.")
+    assert payment_refundable(payment=payment).amount == 10000
+    assert sms_jobs_for(refund) == []
+    assert_books_balance()
+
+
+def test_a_resend_that_stripe_declines_fails_the_refund(stripe_api):
+    payment = stripe_payment()
+    refund = unanswered_refund(payment)
+    stripe_api.faults = ["already_refunded"]
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert (result.after, result.note) == ("failed", "The payment has already been fully refunded at Stripe.")
+    (request,) = stripe_api.creates()
+    assert request.headers["Idempotency-Key"] == refund.idempotency_key
+    assert request.form["metadata[portal_refund_id]"] == str(refund.pk)
+    assert_books_balance()
+
+
+def test_the_command_prints_what_it_settled_and_a_second_run_changes_nothing(stripe_api):
+    payment = stripe_payment()
+    refund = unanswered_refund(payment)
+
+    first, second = StringIO(), StringIO()
+    call_command("reconcile_refunds", stdout=first)
+    call_command("reconcile_refunds", stdout=second)
+
+    assert f"Refund {refund.pk}: pending → succeeded" in first.getvalue()
+    assert "Settled 1 refund; 0 still unsettled." in first.getvalue()
+    assert second.getvalue().strip() == "Settled 0 refunds; 0 still unsettled."
+    assert len(stripe_api.creates()) == 1
+    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert len(sms_jobs_for(refund)) == 1
+    assert_books_balance()
+
+
+def test_the_command_lists_refunds_still_without_an_answer(stripe_api):
+    refund = unanswered_refund(stripe_payment())
+    stripe_api.faults = ["503"]
+
+    out = StringIO()
+    call_command("reconcile_refunds", stdout=out)
+
+    assert f"Refund {refund.pk}: still pending (no answer from the gateway)" in out.getvalue()
+    assert "Settled 0 refunds; 1 still unsettled." in out.getvalue()
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
+
+
+def test_refunds_younger_than_reconcile_after_seconds_are_left_to_their_request(settings, stripe_api):
+    settings.RECONCILE_AFTER_SECONDS = 300
+    young = unanswered_refund(stripe_payment(), age=timedelta(seconds=30))
+
+    assert refunds_reconcile() == []
+
+    assert stripe_api.creates() == []
+    young.refresh_from_db()
+    assert young.status == Refund.Status.PENDING
+
+
+def test_a_refund_without_gateway_id_older_than_the_idempotency_window_is_not_sent_again(stripe_api):
+    # Stripe forgets a key after 24 hours: sending the create again then could refund twice.
+    refund = unanswered_refund(stripe_payment(), age=timedelta(hours=30))
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert (result.after, result.note) == ("pending", "too old to send again safely; check at the gateway")
+    assert stripe_api.creates() == []
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
+
+
+def test_an_account_credits_refund_left_pending_is_completed_without_the_gateway(stripe_api):
+    payment = stripe_payment(amount=10000, credits=500)
+    refund = unanswered_refund(payment, amount=2000)
+    Refund.objects.filter(pk=refund.pk).update(type=Refund.Type.CREDITS, credits_delta=100)
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert result.after == "succeeded"
+    assert stripe_api.server.log == []
+    payment.user.refresh_from_db()
+    assert payment.user.credits == 600
+    assert_books_balance()
+
+
+def test_a_refund_claimed_by_another_session_is_skipped(stripe_api):
+    refund = unanswered_refund(stripe_payment())
+    claimed, done = threading.Event(), threading.Event()
+
+    def hold_the_refund_lock() -> None:
+        # As refund_execute holds it while its request is at the gateway.
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [0x5EF0, refund.pk])
+            claimed.set()
+            done.wait(timeout=10)
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [0x5EF0, refund.pk])
+        connections["default"].close()
+
+    holder = threading.Thread(target=hold_the_refund_lock)
+    holder.start()
+    try:
+        assert claimed.wait(timeout=10)
+        (result,) = refunds_reconcile(older_than=NOW)
+    finally:
+        done.set()
+        holder.join()
+
+    assert (result.after, result.note) == ("pending", "being worked on elsewhere; skipped")
+    assert stripe_api.creates() == []
+
+
+def test_two_reconcilers_at_once_ask_stripe_once(settings, stripe_api):
+    refund = unanswered_refund(stripe_payment())
+    stripe_api.faults = ["hold"]
+    first_results: list = []
+
+    def first_worker() -> None:
+        first_results.extend(refunds_reconcile(older_than=NOW))
+        connection.close()
+
+    worker = threading.Thread(target=first_worker)
+    worker.start()
+    try:
+        assert stripe_api.held.wait(timeout=10)  # the first worker's request is at Stripe, lock held
+        (second,) = refunds_reconcile(older_than=NOW)
+    finally:
+        stripe_api.release()
+        worker.join()
+
+    assert second.note == "being worked on elsewhere; skipped"
+    assert [(r.refund_id, r.after) for r in first_results] == [(refund.pk, "succeeded")]
+    assert len(stripe_api.creates()) == 1
+    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert_books_balance()
+
+
+def test_it_refuses_to_run_inside_a_transaction(stripe_api):
+    from django.db import transaction
+
+    unanswered_refund(stripe_payment())
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        refunds_reconcile(older_than=NOW)
+
+    assert stripe_api.creates() == []
+
+
+def test_the_worker_runs_reconciliation_every_five_minutes(stripe_api):
+    refund = unanswered_refund(stripe_payment())
+    periodic = [p for p in app.periodic_registry.periodic_tasks.values() if p.task.name == "refunds.reconcile"]
+
+    refunds_reconcile_task(timestamp=0)  # what the worker calls at each scheduled time
+
+    assert [p.cron for p in periodic] == ["*/5 * * * *"]
+    assert periodic[0].task.queueing_lock == "refunds_reconcile"
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert_books_balance()
