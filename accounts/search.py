@@ -29,3 +29,20 @@ class SearchableText(Func):
 
 def folded_value(text: str) -> Folded:
     return Folded(Value(text, output_field=TextField()))
+
+
+class WordStart(Func):
+    """A regular expression matching `word`, folded, at the start of a word of SearchableText.
+
+    For words of one or two letters: a trigram index cannot serve a substring that short (a
+    search for "xu" would read the whole table), but it can serve this, through the padded
+    trigrams of word starts (" xu"). The separators are spelled out: a class like [^[:alnum:]]
+    makes pg_trgm give up on the index.
+    """
+
+    template = "'(^|[ .@_+''-])' || statstak_unaccent(lower(%(expressions)s))"
+    output_field = TextField()
+
+
+def word_start_value(word: str) -> WordStart:
+    return WordStart(Value(word, output_field=TextField()))

@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.search import SearchableText, folded_value
+from accounts.search import SearchableText, folded_value, word_start_value
 from accounts.selectors import user_search
 from tests.factories import CustomerFactory
 
@@ -113,6 +113,28 @@ def test_the_search_uses_the_trigram_index():
     queryset = User.objects.alias(searchable=SearchableText()).filter(searchable__contains=folded_value("elijah"))
     with connection.cursor() as cursor:
         # On a table this small the planner would rightly prefer a scan; forbid it to see the index.
+        cursor.execute("SET enable_seqscan = off")
+        plan = queryset.explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "accounts_user_search_trgm" in plan
+
+
+def test_a_word_of_one_or_two_letters_matches_the_start_of_a_word():
+    elena = CustomerFactory(first_name="Elena", last_name="Park", email="ep@example.com")
+    CustomerFactory(first_name="Daniel", last_name="Moss", email="dm@example.com")
+    xu = CustomerFactory(first_name="Wei", last_name="Xu", email="wx@example.com")
+    mary = CustomerFactory(first_name="Mary", last_name="Ann", email="mary_ann@example.org")
+    assert user_search(query="el").users == [elena]
+    assert user_search(query="XU").users == [xu]
+    assert user_search(query="wei x").users == [xu]
+    assert user_search(query="an").users == [mary]  # "ann" after "_" in the email and the last name
+    assert user_search(query="Él").users == [elena]  # case and accents folded on the short path too
+
+
+def test_a_short_word_search_uses_the_trigram_index():
+    CustomerFactory(first_name="Wei", last_name="Xu")
+    queryset = User.objects.alias(searchable=SearchableText()).filter(searchable__regex=word_start_value("xu"))
+    with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
         plan = queryset.explain()
         cursor.execute("RESET enable_seqscan")
