@@ -158,6 +158,9 @@ if PRODUCTION and TWILIO_ACCOUNT_SID and not PUBLIC_BASE_URL.startswith("https:/
 # The task queue: procrastinate, its jobs in the same database, its tasks in each app's tasks.py
 # plus the queue's own housekeeping (statstak/queue.py). Workers: `manage.py procrastinate worker`.
 PROCRASTINATE_IMPORT_PATHS = ["statstak.queue"]
+# Jobs a worker runs at once. Sending waits on the network and on commits, so a few at once go
+# several times faster than one (see bench/sms.py). `--concurrency` on the command line wins.
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": int(os.environ.get("QUEUE_WORKER_CONCURRENCY", "4"))}
 
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25

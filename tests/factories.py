@@ -1,7 +1,7 @@
 import factory
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import SmsMessage, User
 
 STAFF_PASSWORD = "correct horse battery staple"
 
@@ -23,3 +23,15 @@ class StaffFactory(CustomerFactory):
     email = factory.Sequence(lambda n: f"staff{n}@statstak.test")
     is_staff = True
     password = factory.django.Password(STAFF_PASSWORD)
+
+
+class SmsMessageFactory(factory.django.DjangoModelFactory):
+    """A message as `sms_notify` leaves it: queued, to the user's number (no job: add one if needed)."""
+
+    class Meta:
+        model = SmsMessage
+
+    user = factory.SubFactory(CustomerFactory)
+    to = factory.LazyAttribute(lambda message: message.user.phone)
+    body = factory.Sequence(lambda n: f"Your refund #{n} is on its way.")
+    status = SmsMessage.Status.QUEUED
