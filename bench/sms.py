@@ -28,6 +28,7 @@ from pathlib import Path
 BENCH_DATABASE = "statstak_bench_sms"
 os.environ["STATSTAK_EMBEDDED_DATABASE"] = BENCH_DATABASE
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statstak.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 if os.environ.get("DATABASE_URL"):
     sys.exit("bench.sms runs on the embedded server's own benchmark database: unset DATABASE_URL.")
 
