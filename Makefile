@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install db stop migrate lint format bench lock
+.PHONY: run test install db stop migrate lint format bench bench-sms lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,14 @@ db: install
 migrate: db
 	$(BIN)/python manage.py migrate --noinput
 
+# The portal and a queue worker side by side (Procfile.dev, run by honcho); Ctrl-C stops both.
 run: migrate
 	$(BIN)/python manage.py seed_demo
 	@echo
 	@echo "  StatStak Labs admin portal: http://127.0.0.1:$(PORT)/  (log in with the staff login above)"
+	@echo "  Text messages go through the queue worker started beside it (console SMS: printed below)."
 	@echo
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	PORT=$(PORT) PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile.dev
 
 test: db
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -43,6 +45,10 @@ format: install
 
 bench: migrate
 	$(BIN)/python -m bench.search
+
+# The SMS queue: 10,000 messages drained by a worker, console and Twilio (a local server).
+bench-sms: db
+	$(BIN)/python -m bench.sms
 
 stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m statstak.database stop; fi

@@ -100,6 +100,8 @@ def sms_send(*, message_id: int) -> SmsMessage | None:
     tries again later with backoff; on the last of `SMS_SEND_MAX_ATTEMPTS` it is `failed`.
     Permanent failures (an invalid or unsubscribed number) are `failed` at once, with the reason.
     """
+    # First, so that a misconfigured backend fails the job and leaves the message queued.
+    backend = sms.sms_backend()
     with transaction.atomic():
         message = SmsMessage.objects.select_for_update().filter(pk=message_id).first()
         if message is None:
@@ -113,7 +115,6 @@ def sms_send(*, message_id: int) -> SmsMessage | None:
         message.status_changed_at = timezone.now()
         message.save(update_fields=["status", "attempts", "status_changed_at"])
 
-    backend = sms.sms_backend()
     try:
         provider_message_id = backend.send(
             to=message.to.as_e164, body=message.body, status_callback=_status_callback_url(message)

@@ -164,6 +164,9 @@ if PRODUCTION and TWILIO_ACCOUNT_SID and not PUBLIC_BASE_URL.startswith("https:/
 # The task queue: procrastinate, its jobs in the same database, its tasks in each app's tasks.py
 # plus the queue's own housekeeping (statstak/queue.py). Workers: `manage.py procrastinate worker`.
 PROCRASTINATE_IMPORT_PATHS = ["statstak.queue"]
+# Jobs a worker runs at once. Sending waits on the network and on commits, so a few at once go
+# several times faster than one (see bench/sms.py). `--concurrency` on the command line wins.
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": int(os.environ.get("QUEUE_WORKER_CONCURRENCY", "4"))}
 
 # Credits: the largest balance a staff member can set (a typo guard, not a business limit).
 CREDITS_MAX_BALANCE = int(os.environ.get("CREDITS_MAX_BALANCE", "1000000"))

@@ -1,7 +1,7 @@
 import factory
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import SmsMessage, User
 
 STAFF_PASSWORD = "correct horse battery staple"
 
@@ -38,3 +38,15 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     amount = 10000
     currency = "USD"
     credits_bought = 500
+
+
+class SmsMessageFactory(factory.django.DjangoModelFactory):
+    """A message as `sms_notify` leaves it: queued, to the user's number (no job: add one if needed)."""
+
+    class Meta:
+        model = SmsMessage
+
+    user = factory.SubFactory(CustomerFactory)
+    to = factory.LazyAttribute(lambda message: message.user.phone)
+    body = factory.Sequence(lambda n: f"Your refund #{n} is on its way.")
+    status = SmsMessage.Status.QUEUED
