@@ -12,7 +12,8 @@ from accounts.models import User
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous visitors go to the login page; signed-in non-staff get 403."""
+    """Anonymous visitors go to the login page; signed-in non-staff, and staff without a role
+    that lets them look customers up (`accounts.view_user`), get 403."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -21,6 +22,8 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return redirect_to_login(request.get_full_path())
         if not (user.is_active and user.is_staff):
             raise PermissionDenied("The admin portal is for StatStak Labs staff only.")
+        if not user.has_perm("accounts.view_user"):
+            raise PermissionDenied("Your staff account has no role in the portal yet; ask an Administrator.")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -2,8 +2,9 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -53,6 +54,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = ["first_name", "last_name"]
 
     class Meta:
+        permissions = [("manage_staff", "Can give staff members roles and deactivate them")]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -141,3 +143,56 @@ class SmsMessage(models.Model):
 
     def __str__(self) -> str:
         return f"SMS {self.pk} ({self.status})"
+
+
+class AuditEvent(models.Model):
+    """One privileged action, who did it and what changed: the record auditors read.
+
+    Written in the same transaction as the action itself (`accounts.services.audit_record`), and
+    append-only like the ledger: a Postgres trigger refuses UPDATE and DELETE.
+    """
+
+    class Action(models.TextChoices):
+        LOGIN_SUCCEEDED = "login_succeeded", "Logged in"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOGOUT = "logout", "Logged out"
+        CREDITS_ADJUSTED = "credits_adjusted", "Credits changed"
+        REFUND_REQUESTED = "refund_requested", "Refund requested"
+        REFUND_APPROVED = "refund_approved", "Refund approved"
+        REFUND_REJECTED = "refund_rejected", "Refund rejected"
+        REFUND_EXECUTED = "refund_executed", "Refund executed"
+        REFUND_FAILED = "refund_failed", "Refund failed"
+        REFUND_REVERSED = "refund_reversed", "Refund reversed"
+        REFUND_EXTERNAL = "refund_external", "Refund made outside the portal"
+        PAYMENT_RECORDED = "payment_recorded", "Payment recorded"
+        SMS_STATUS = "sms_status", "SMS status from the provider"
+        STAFF_CHANGED = "staff_changed", "Staff member changed"
+        AUDIT_EXPORTED = "audit_exported", "Audit log exported"
+
+    created_at = models.DateTimeField(db_default=Now())
+    # The staff member, or null with `actor_label` naming the system that acted ("Stripe", "Twilio").
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=Action)
+    # The customer (or staff member) the action was about.
+    target_user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    about_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    about_id = models.PositiveBigIntegerField(null=True, blank=True)
+    about = GenericForeignKey("about_type", "about_id")
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        permissions = [("export_auditevent", "Can export the audit log")]
+        indexes = [
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="accounts_audit_newest"),
+            models.Index(fields=["actor", "-id"], name="accounts_audit_actor"),
+            models.Index(fields=["target_user", "-id"], name="accounts_audit_target"),
+            models.Index(fields=["action", "-id"], name="accounts_audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_label or self.actor_id}"

@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import sms, tasks
-from accounts.models import SmsMessage, SmsStatus, User
+from accounts.models import AuditEvent, SmsMessage, SmsStatus, User
+from statstak.correlation import correlation_id, request_client
 from statstak.log_masking import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -230,3 +231,39 @@ def sms_status_record(
     if fields:
         message.save(update_fields=fields)
     return message
+
+
+def audit_record(
+    *,
+    action: AuditEvent.Action,
+    actor: User | None = None,
+    actor_label: str = "",
+    target_user: User | None = None,
+    about: models.Model | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """Write one audit event, in the caller's transaction: if the action rolls back, so does its record.
+
+    `actor` is the staff member who acted; a system actor (a webhook, a job) has `actor=None` and
+    says who it is in `actor_label` ("Stripe", "Twilio", "Reconciliation"). The request's client
+    address, user agent and correlation id are taken from the current request, if any.
+    """
+    ip_address, user_agent = request_client()
+    if actor is not None and not actor_label:
+        actor_label = actor.full_name or actor.email
+    about_link = {}
+    if about is not None:
+        about_link = {"about_type": ContentType.objects.get_for_model(about), "about_id": about.pk}
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_label=actor_label or "System",
+        target_user=target_user,
+        before=before,
+        after=after,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        correlation_id=correlation_id(),
+        **about_link,
+    )

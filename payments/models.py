@@ -83,7 +83,10 @@ class LedgerEntry(models.Model):
 
     class Meta:
         verbose_name_plural = "ledger entries"
-        permissions = [("adjust_credits", "Can change a customer's credit balance")]
+        permissions = [
+            ("adjust_credits", "Can change a customer's credit balance"),
+            ("adjust_credits_any_amount", "Can change credits by more than the Support limit"),
+        ]
         indexes = [
             # A customer's history, newest first, paged by id.
             models.Index(fields=["user", "-id"], name="payments_ledger_user_history"),

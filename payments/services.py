@@ -2,10 +2,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
+from accounts.services import audit_record
 from payments.models import LedgerEntry, Payment
 from statstak.correlation import correlation_id
 
@@ -75,6 +77,8 @@ def credits_adjust(*, user: User, new_balance: int, expected_balance: int, actor
     staff member saw when the page loaded): someone else changed it meanwhile, and saving over it
     would silently undo their change.
     """
+    if not actor.has_perm("payments.adjust_credits"):
+        raise PermissionDenied("You do not have permission to change credits.")
     if new_balance < 0:
         raise CreditsRefused("Credits cannot be negative.")
     if new_balance > settings.CREDITS_MAX_BALANCE:
@@ -85,12 +89,27 @@ def credits_adjust(*, user: User, new_balance: int, expected_balance: int, actor
         raise CreditsConflict(current_balance=locked.credits, last_entry=last_entry)
     if new_balance == locked.credits:
         raise CreditsRefused(f"The balance is already {new_balance:,} credits; nothing to save.")
+    limit = settings.CREDITS_SUPPORT_MAX_CHANGE
+    if abs(new_balance - locked.credits) > limit and not actor.has_perm("payments.adjust_credits_any_amount"):
+        raise CreditsRefused(
+            f"Your role can change credits by at most {limit:,} at a time; "
+            "ask Finance or an Administrator for a larger change."
+        )
+    before = locked.credits
     entry = ledger_append(
         locked_user=locked,
         kind=LedgerEntry.Kind.ADJUSTMENT,
         credits_delta=new_balance - locked.credits,
         actor=actor,
         note=note.strip(),
+    )
+    audit_record(
+        action=AuditEvent.Action.CREDITS_ADJUSTED,
+        actor=actor,
+        target_user=locked,
+        about=entry,
+        before={"credits": before},
+        after={"credits": locked.credits, "note": entry.note},
     )
     user.credits = locked.credits
     return entry

@@ -25,6 +25,8 @@ class Refund(models.Model):
         OTHER = "other", "Other"
 
     class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        REJECTED = "rejected", "Rejected"
         PENDING = "pending", "Pending"
         REQUIRES_ACTION = "requires_action", "Requires action"
         SUCCEEDED = "succeeded", "Succeeded"
@@ -36,7 +38,7 @@ class Refund(models.Model):
         EXTERNAL = "external", "Outside the portal"
 
     # Statuses whose amount is taken from what remains refundable on the payment.
-    RESERVING = (Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCEEDED)
+    RESERVING = (Status.AWAITING_APPROVAL, Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCEEDED)
     UNSETTLED = (Status.PENDING, Status.REQUIRES_ACTION)
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
@@ -54,6 +56,12 @@ class Refund(models.Model):
     )
     # Credits this refund takes from the customer (negative) or gives them (positive, Account credits).
     credits_delta = models.BigIntegerField(default=0)
+    # Maker-checker: a refund over the approval threshold waits for a second staff member.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rejection_reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
     notify_customer = models.BooleanField(default=True)
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -61,7 +69,10 @@ class Refund(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        permissions = [("execute_refund", "Can refund a customer's payment")]
+        permissions = [
+            ("execute_refund", "Can refund a customer's payment"),
+            ("approve_refund", "Can approve another staff member's large refund"),
+        ]
         indexes = [
             models.Index(fields=["payment", "status"], name="refunds_payment_status"),
             models.Index(

@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.services import sms_notify
+from accounts.models import AuditEvent, User
+from accounts.services import audit_record, sms_notify
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for, stripe_refund_answer
 from payments.models import GatewayEvent, LedgerEntry, Payment
 from payments.money import money_format
@@ -84,20 +85,45 @@ def refund_execute(
     is what the staff member saw as already refunded or pending: if another refund landed since,
     this one is refused as stale rather than judged against numbers nobody looked at.
     """
-    refund, created = _refund_reserve(
-        payment=payment,
-        type=type,
-        amount=amount,
-        reason=reason,
-        note=note,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        credits_to_remove=credits_to_remove,
-        notify_customer=notify_customer,
-        expected_reserved=expected_reserved,
-    )
-    if not created:
-        return _refund_await(refund)
+    # Every submit of one form (double click, retry, second tab) takes the same lock first, so a
+    # duplicate waits for the first to finish all three phases and then shows the same outcome.
+    with _advisory_session_lock(_IDEMPOTENCY_LOCKS, idempotency_key):
+        refund, created = _refund_reserve(
+            payment=payment,
+            type=type,
+            amount=amount,
+            reason=reason,
+            note=note,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            credits_to_remove=credits_to_remove,
+            notify_customer=notify_customer,
+            expected_reserved=expected_reserved,
+        )
+        if not created or refund.status == Refund.Status.AWAITING_APPROVAL:
+            return refund
+        return _refund_carry_out(refund)
+
+
+_IDEMPOTENCY_LOCKS = 0x5EF2
+
+
+@contextmanager
+def _advisory_session_lock(namespace: int, key: str) -> Iterator[None]:
+    """A session-level advisory lock on (namespace, hash of key), held outside any transaction."""
+    if connection.in_atomic_block:
+        raise RuntimeError("This lock spans the refund's phases; take it outside any transaction.")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [namespace, key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [namespace, key])
+
+
+def _refund_carry_out(refund: Refund) -> Refund:
+    """Phases 2 and 3 for a refund that is pending and may go ahead."""
     with _refund_claimed(refund):
         if refund.type == Refund.Type.CREDITS:
             return refund_record_answer(refund=refund, answer=GatewayRefund(id="", status="succeeded"))
@@ -121,6 +147,8 @@ def _refund_reserve(
     notify_customer: bool,
     expected_reserved: int | None,
 ) -> tuple[Refund, bool]:
+    if not actor.has_perm("refunds.execute_refund"):
+        raise PermissionDenied("You do not have permission to refund payments.")
     locked = Payment.objects.select_for_update().get(pk=payment.pk)
     # Under the payment's lock, a second submit of the same form finds the first one's refund.
     existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
@@ -161,6 +189,8 @@ def _refund_reserve(
             raise RefundRefused("Credits to remove cannot be negative.", field="credits_to_remove")
         credits_delta = -credits_to_remove
 
+    _daily_cap_check(actor=actor, currency=locked.currency, amount=amount)
+    needs_approval = amount > settings.REFUND_APPROVAL_THRESHOLD
     refund = Refund.objects.create(
         payment=locked,
         type=type,
@@ -172,8 +202,54 @@ def _refund_reserve(
         requested_by=actor,
         credits_delta=credits_delta,
         notify_customer=notify_customer,
+        status=Refund.Status.AWAITING_APPROVAL if needs_approval else Refund.Status.PENDING,
+    )
+    audit_record(
+        action=AuditEvent.Action.REFUND_REQUESTED,
+        actor=actor,
+        target_user=locked.user,
+        about=refund,
+        before={"amount_refunded": locked.amount_refunded, "reserved": refundable.reserved},
+        after=_refund_facts(refund),
     )
     return refund, True
+
+
+def _refund_facts(refund: Refund) -> dict:
+    return {
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "type": refund.type,
+        "reason": refund.reason,
+        "status": refund.status,
+        "credits_delta": refund.credits_delta,
+        "payment": refund.payment.gateway_id,
+    }
+
+
+def _daily_cap_check(*, actor: User, currency: str, amount: int) -> None:
+    """One staff member may request at most REFUND_DAILY_CAP per currency per UTC day.
+
+    Serialised per staff member with a transaction-level advisory lock, so that two refunds
+    requested at the same moment on different payments cannot both slip under the cap.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5EF1, actor.pk])
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    requested = (
+        Refund.objects.filter(
+            requested_by=actor, currency=currency, created_at__gte=today, status__in=Refund.RESERVING
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    cap = settings.REFUND_DAILY_CAP
+    if requested + amount > cap:
+        raise RefundRefused(
+            f"That would bring your refunds today to {money_format(requested + amount, currency)}, over the daily "
+            f"limit of {money_format(cap, currency)} per staff member. Ask another Finance colleague or an "
+            "Administrator.",
+            field="amount",
+        )
 
 
 def _advisory_key(refund: Refund) -> list[int]:
@@ -182,8 +258,8 @@ def _advisory_key(refund: Refund) -> list[int]:
 
 class _refund_claimed:
     """Hold a session-level advisory lock on the refund while the gateway is asked and the answer
-    recorded, outside any transaction: a duplicate submit waits for it and then shows the same
-    outcome, instead of a half-finished one."""
+    recorded, outside any transaction: reconciliation skips a refund whose request is still at
+    the gateway."""
 
     def __init__(self, refund: Refund):
         self.key = _advisory_key(refund)
@@ -195,13 +271,6 @@ class _refund_claimed:
     def __exit__(self, *exc) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", self.key)
-
-
-def _refund_await(refund: Refund) -> Refund:
-    with _refund_claimed(refund):
-        pass
-    refund.refresh_from_db()
-    return refund
 
 
 def _gateway_ask(refund: Refund) -> GatewayRefund | None:
@@ -229,11 +298,13 @@ def _gateway_ask(refund: Refund) -> GatewayRefund | None:
 
 
 @transaction.atomic
-def refund_record_answer(*, refund: Refund, answer: GatewayRefund) -> Refund:
+def refund_record_answer(*, refund: Refund, answer: GatewayRefund, by: str = "") -> Refund:
     """Phase 3: move a pending refund to what the gateway said, once.
 
     A refund already settled (by a webhook, by reconciliation, by the request that made it) is
-    left as it is, so answers can arrive in any order and any number of times.
+    left as it is, so answers can arrive in any order and any number of times. `by` names the
+    system that brought the answer ("Stripe", "Reconciliation") for the audit trail; without it,
+    the staff member who asked for the refund is its actor.
     """
     payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
     locked = Refund.objects.select_for_update().get(pk=refund.pk)
@@ -242,6 +313,7 @@ def refund_record_answer(*, refund: Refund, answer: GatewayRefund) -> Refund:
     if locked.status not in Refund.UNSETTLED:
         locked.save(update_fields=["gateway_refund_id", "updated_at"])
         return locked
+    previous_status = locked.status
 
     if answer.status == "succeeded":
         _refund_succeed(refund=locked, payment=payment)
@@ -252,6 +324,18 @@ def refund_record_answer(*, refund: Refund, answer: GatewayRefund) -> Refund:
     elif answer.status == "requires_action":
         locked.status = Refund.Status.REQUIRES_ACTION
     locked.save()
+    if locked.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED):
+        audit_record(
+            action=AuditEvent.Action.REFUND_EXECUTED
+            if locked.status == Refund.Status.SUCCEEDED
+            else AuditEvent.Action.REFUND_FAILED,
+            actor=None if by else locked.requested_by,
+            actor_label=by,
+            target_user=payment.user,
+            about=locked,
+            before={"status": previous_status},
+            after=_refund_facts(locked) | {"failure_reason": locked.failure_reason, "gateway_refund_id": answer.id},
+        )
     return locked
 
 
@@ -345,6 +429,14 @@ def refund_reverse(*, refund: Refund, failure_reason: str) -> Refund:
     locked.failure_reason = reason
     locked.settled_at = timezone.now()
     locked.save(update_fields=["status", "failure_reason", "settled_at", "updated_at"])
+    audit_record(
+        action=AuditEvent.Action.REFUND_REVERSED,
+        actor_label="Stripe",
+        target_user=customer,
+        about=locked,
+        before={"status": "succeeded", "amount_refunded": payment.amount_refunded + locked.amount},
+        after={"status": locked.status, "amount_refunded": payment.amount_refunded, "credits_back": credits_back},
+    )
     if locked.notify_customer:
         sms_notify(user=customer, body=refund_reversal_sms_body(refund=locked, credits_back=credits_back), about=locked)
     logger.warning("refund %s failed after it had succeeded (%s); reversed in the ledger", locked.pk, reason)
@@ -377,7 +469,7 @@ def refund_gateway_update(*, refund: Refund, answer: GatewayRefund) -> Refund:
     if locked.status not in Refund.UNSETTLED and settled_elsewise:
         # An older notice overtaken by a newer one, or a contradiction a person should look at.
         logger.warning("refund %s is %s; the gateway's %r answer is ignored", locked.pk, locked.status, answer.status)
-    return refund_record_answer(refund=locked, answer=answer)
+    return refund_record_answer(refund=locked, answer=answer, by="Stripe")
 
 
 def _external_idempotency_key(gateway_refund_id: str) -> str:
@@ -417,7 +509,14 @@ def refund_external_record(*, payment: Payment, answer: GatewayRefund, amount: i
         notify_customer=False,
     )
     logger.info("refund %s (%s) made outside the portal recorded on payment %s", refund.pk, answer.id, locked.pk)
-    return refund_record_answer(refund=refund, answer=answer)
+    audit_record(
+        action=AuditEvent.Action.REFUND_EXTERNAL,
+        actor_label="Stripe",
+        target_user=locked.user,
+        about=refund,
+        after=_refund_facts(refund) | {"gateway_refund_id": answer.id},
+    )
+    return refund_record_answer(refund=refund, answer=answer, by="Stripe")
 
 
 # Stripe's webhook events the portal acts on. Since API version 2024-10-28 every refund sends
@@ -618,7 +717,7 @@ def refund_reconcile(*, refund: Refund) -> RefundReconciled:
             note = "" if answer is not None else "no answer from the gateway"
         if answer is None:
             return RefundReconciled(refund.pk, before, before, note)
-        refund = refund_record_answer(refund=refund, answer=answer)
+        refund = refund_record_answer(refund=refund, answer=answer, by="Reconciliation")
         if refund.status == Refund.Status.FAILED and refund.failure_reason:
             note = refund.failure_reason
         return RefundReconciled(refund.pk, before, refund.status, note)

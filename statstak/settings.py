@@ -40,6 +40,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,local
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when STATSTAK_ENV=production.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Behind a load balancer that sets X-Forwarded-For, the audit trail records that address instead.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -171,6 +173,13 @@ PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": int(os.environ.get("QUEUE_WORKER
 # Credits: the largest balance a staff member can set (a typo guard, not a business limit).
 CREDITS_MAX_BALANCE = int(os.environ.get("CREDITS_MAX_BALANCE", "1000000"))
 CREDIT_HISTORY_PAGE_SIZE = 25
+# Roles (accounts/roles.py): the largest credit change Support may make in one edit; Finance and
+# Administrators are not limited.
+CREDITS_SUPPORT_MAX_CHANGE = int(os.environ.get("CREDITS_SUPPORT_MAX_CHANGE", "500"))
+# A refund above this (minor units of the payment's currency) waits for a second staff member's
+# approval; one staff member may request at most REFUND_DAILY_CAP per currency per UTC day.
+REFUND_APPROVAL_THRESHOLD = int(os.environ.get("REFUND_APPROVAL_THRESHOLD", "50000"))
+REFUND_DAILY_CAP = int(os.environ.get("REFUND_DAILY_CAP", "500000"))
 
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25

@@ -1,12 +1,26 @@
 import pytest
 from django.contrib.auth.models import Permission
 
+from accounts.roles import SUPPORT
 from tests.factories import CustomerFactory, StaffFactory
 
 
 @pytest.fixture
 def staff(db):
-    return StaffFactory(first_name="Adam", last_name="Hobson")
+    """Support: may look customers up and change credits within the Support limit."""
+    return StaffFactory(first_name="Adam", last_name="Hobson", roles=[SUPPORT])
+
+
+@pytest.fixture
+def viewer(db):
+    """A staff member with no role: may look customers up, nothing more."""
+    return StaffFactory(first_name="Vera", last_name="Viewer")
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
 
 
 @pytest.fixture

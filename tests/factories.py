@@ -1,7 +1,9 @@
 import factory
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
 from accounts.models import SmsMessage, User
+from accounts.roles import roles_ensure
 
 STAFF_PASSWORD = "correct horse battery staple"
 
@@ -20,9 +22,25 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
 
 class StaffFactory(CustomerFactory):
+    """A staff member who may look customers up (`accounts.view_user`) and, with `roles=[...]`,
+    do what those roles allow (accounts/roles.py: "Support", "Finance", "Administrator")."""
+
     email = factory.Sequence(lambda n: f"staff{n}@statstak.test")
     is_staff = True
     password = factory.django.Password(STAFF_PASSWORD)
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        if not create:
+            return
+        self.user_permissions.add(Permission.objects.get(content_type__app_label="accounts", codename="view_user"))
+        if extracted:
+            roles_ensure()
+            self.groups.add(*Group.objects.filter(name__in=extracted))
 
 
 class PaymentFactory(factory.django.DjangoModelFactory):

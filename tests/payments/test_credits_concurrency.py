@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.models import User
+from accounts.roles import FINANCE
 from payments.models import LedgerEntry
 from payments.selectors import ledger_verify
 from payments.services import CreditsConflict, credits_adjust
@@ -16,7 +17,7 @@ THREADS = 20
 
 def test_twenty_saves_from_the_same_stale_page_let_exactly_one_through():
     customer = CustomerFactory(credits=0)
-    staff = StaffFactory()
+    staff = StaffFactory(roles=[FINANCE])
 
     def save(index: int) -> LedgerEntry:
         user = User.objects.get(pk=customer.pk)
@@ -35,7 +36,7 @@ def test_twenty_saves_from_the_same_stale_page_let_exactly_one_through():
 
 def test_twenty_increments_from_fresh_reads_with_retry_lose_nothing():
     customer = CustomerFactory(credits=0)
-    staff = StaffFactory()
+    staff = StaffFactory(roles=[FINANCE])
     credits_adjust(user=customer, new_balance=50, expected_balance=0, actor=staff)
 
     def add_one(index: int) -> int:

@@ -117,11 +117,11 @@ def test_a_missing_expected_balance_writes_nothing(editor, customer):
     assert not LedgerEntry.objects.exists()
 
 
-def test_staff_without_the_permission_see_the_balance_read_only_and_are_refused(staff_client, customer):
-    page = staff_client.get(reverse("user_payments", args=[customer.pk])).content.decode()
+def test_staff_without_the_permission_see_the_balance_read_only_and_are_refused(viewer_client, customer):
+    page = viewer_client.get(reverse("user_payments", args=[customer.pk])).content.decode()
     assert "You can view credits but not change them." in page
     assert "Save credits" not in page
-    response = post(staff_client, customer)
+    response = post(viewer_client, customer)
     assert response.status_code == 403
     assert not LedgerEntry.objects.exists()
 

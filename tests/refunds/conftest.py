@@ -1,7 +1,7 @@
 import pytest
-from django.contrib.auth.models import Permission
 
 from accounts.models import User
+from accounts.roles import FINANCE
 from payments.models import LedgerEntry
 from payments.services import ledger_append
 from tests.factories import PaymentFactory, StaffFactory
@@ -9,10 +9,8 @@ from tests.factories import PaymentFactory, StaffFactory
 
 @pytest.fixture
 def finance(db):
-    """A staff member allowed to refund."""
-    staff = StaffFactory(first_name="Fran", last_name="Finance")
-    staff.user_permissions.add(Permission.objects.get(codename="execute_refund"))
-    return staff
+    """Finance: may refund, and approve other people's large refunds."""
+    return StaffFactory(first_name="Fran", last_name="Finance", roles=[FINANCE])
 
 
 def purchase(payment):

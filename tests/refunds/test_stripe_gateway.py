@@ -12,10 +12,12 @@ import time
 from itertools import count
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db.models import Sum
 from werkzeug import Request, Response
 
 from accounts.models import SmsMessage
+from accounts.roles import FINANCE, roles_ensure
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, StripeGateway, gateway_for
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
@@ -168,8 +170,11 @@ def stripe_payment(*, gateway_id: str = "", amount: int = 10000, credits: int = 
 
 
 def staff_member():
-    # Without a password (StaffFactory hashes one, most of a test's time): refund_execute needs none.
-    return CustomerFactory(is_staff=True)
+    """Finance, without a password (hashing one is most of a test's time; refund_execute needs none)."""
+    roles_ensure()
+    staff = CustomerFactory(is_staff=True)
+    staff.groups.add(Group.objects.get(name=FINANCE))
+    return staff
 
 
 def refund_card(payment: Payment, *, amount: int, key: str, credits_to_remove: int = 0, staff=None) -> Refund:

@@ -1,0 +1,48 @@
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+# A frozen copy of accounts/roles.py as of this migration: later changes to the roles need a
+# migration of their own, and history must not change when that module does.
+SUPPORT = [("accounts", "view_user"), ("payments", "adjust_credits")]
+FINANCE = [
+    *SUPPORT,
+    ("payments", "adjust_credits_any_amount"),
+    ("refunds", "execute_refund"),
+    ("refunds", "approve_refund"),
+]
+ADMINISTRATOR = [
+    *FINANCE,
+    ("accounts", "manage_staff"),
+    ("accounts", "view_auditevent"),
+    ("accounts", "export_auditevent"),
+]
+ROLES = {"Support": SUPPORT, "Finance": FINANCE, "Administrator": ADMINISTRATOR}
+
+
+def roles_create(apps, schema_editor):
+    # Permissions are normally created after all migrations ran; the groups need them now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, permissions in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            [Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in permissions]
+        )
+
+
+def roles_delete(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0003_audit_event"),
+        ("payments", "0005_credit_limit_permission"),
+        ("refunds", "0002_approvals"),
+    ]
+
+    operations = [migrations.RunPython(roles_create, roles_delete)]
