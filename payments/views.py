@@ -9,7 +9,7 @@ from django_htmx.http import trigger_client_event
 
 from accounts.access import staff_required, user_get_for_staff
 from accounts.models import User
-from accounts.selectors import sms_message_list
+from accounts.selectors import AuditFilter, audit_events, sms_message_list
 from accounts.views import HtmxHttpRequest, profile_render
 from payments.forms import CreditsForm, HistoryPageForm
 from payments.selectors import ledger_history, payment_history
@@ -73,7 +73,11 @@ def user_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     template_name = "payments/user_activity.html"
     if request.htmx and request.htmx.target == "credit-history":
         return render(request, template_name + "#credit-history", {"customer": customer, "history": history})
-    context = {"history": history, "sms_page": sms_message_list(user=customer)}
+    context = {
+        "history": history,
+        "sms_page": sms_message_list(user=customer),
+        "audit_events": list(audit_events(filters=AuditFilter(target_user_id=customer.pk))[:20]),
+    }
     return profile_render(request, customer=customer, tab="activity", template_name=template_name, context=context)
 
 

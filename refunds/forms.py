@@ -53,3 +53,9 @@ class RefundForm(forms.Form):
         if refund_type == Refund.Type.CREDITS or cleaned.get("credits_to_remove") is None:
             cleaned["credits_to_remove"] = 0
         return cleaned
+
+
+class RefundDecisionForm(forms.Form):
+    """Approve (no reason needed) or reject (a reason required, checked by the service)."""
+
+    reason = forms.CharField(required=False, max_length=1000, strip=True)

@@ -56,8 +56,9 @@ class Refund(models.Model):
     )
     # Credits this refund takes from the customer (negative) or gives them (positive, Account credits).
     credits_delta = models.BigIntegerField(default=0)
-    # Maker-checker: a refund over the approval threshold waits for a second staff member.
-    approved_by = models.ForeignKey(
+    # Maker-checker: a refund over the approval threshold waits for a second staff member, who
+    # approves or rejects it (never the one who asked for it).
+    decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rejection_reason = models.TextField(blank=True)

@@ -733,3 +733,66 @@ def refunds_reconcile(*, older_than: timedelta | None = None, limit: int = 500) 
         status__in=Refund.UNSETTLED, created_at__lte=timezone.now() - older_than
     ).order_by("created_at", "id")[:limit]
     return [refund_reconcile(refund=refund) for refund in list(unsettled)]
+
+
+# Maker-checker: a refund over REFUND_APPROVAL_THRESHOLD is created `awaiting_approval` (its
+# amount reserved) and goes ahead only when another staff member with `refunds.approve_refund`
+# approves it.
+
+
+def _decision_check(*, refund: Refund, decider: User) -> None:
+    if not decider.has_perm("refunds.approve_refund"):
+        raise PermissionDenied("You do not have permission to approve refunds.")
+    if refund.status != Refund.Status.AWAITING_APPROVAL:
+        raise RefundRefused(f"This refund is no longer waiting for approval: it is {refund.get_status_display()}.")
+    if refund.requested_by_id == decider.pk:
+        raise RefundRefused("You asked for this refund, so another staff member must approve or reject it.")
+
+
+def refund_approve(*, refund: Refund, approver: User) -> Refund:
+    """Approve a refund waiting for a second staff member, then carry it out (phases 2 and 3).
+
+    Two approvers clicking at once: the second finds it no longer waiting, so it runs once.
+    """
+    with transaction.atomic():
+        Payment.objects.select_for_update().get(pk=refund.payment_id)
+        locked = Refund.objects.select_for_update().select_related("payment__user").get(pk=refund.pk)
+        _decision_check(refund=locked, decider=approver)
+        locked.status = Refund.Status.PENDING
+        locked.decided_by = approver
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
+        audit_record(
+            action=AuditEvent.Action.REFUND_APPROVED,
+            actor=approver,
+            target_user=locked.payment.user,
+            about=locked,
+            before={"status": Refund.Status.AWAITING_APPROVAL},
+            after=_refund_facts(locked) | {"requested_by": locked.requested_by_id},
+        )
+    return _refund_carry_out(locked)
+
+
+@transaction.atomic
+def refund_reject(*, refund: Refund, approver: User, reason: str) -> Refund:
+    """Reject a refund waiting for approval, with a reason; its reserved amount is released."""
+    reason = reason.strip()
+    if not reason:
+        raise RefundRefused("Say why the refund is rejected.", field="reason")
+    Payment.objects.select_for_update().get(pk=refund.payment_id)
+    locked = Refund.objects.select_for_update().select_related("payment__user").get(pk=refund.pk)
+    _decision_check(refund=locked, decider=approver)
+    locked.status = Refund.Status.REJECTED
+    locked.decided_by = approver
+    locked.decided_at = timezone.now()
+    locked.rejection_reason = reason
+    locked.save(update_fields=["status", "decided_by", "decided_at", "rejection_reason", "updated_at"])
+    audit_record(
+        action=AuditEvent.Action.REFUND_REJECTED,
+        actor=approver,
+        target_user=locked.payment.user,
+        about=locked,
+        before={"status": Refund.Status.AWAITING_APPROVAL},
+        after=_refund_facts(locked) | {"rejection_reason": reason},
+    )
+    return locked

@@ -1,8 +1,10 @@
 import uuid
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.access import staff_required
@@ -10,10 +12,17 @@ from accounts.views import HtmxHttpRequest
 from payments.models import Payment
 from payments.money import money_to_decimal_text
 from refunds.access import payment_get_for_staff, refund_permission_check
-from refunds.forms import RefundForm
+from refunds.forms import RefundDecisionForm, RefundForm
 from refunds.models import Refund
-from refunds.selectors import refund_list
-from refunds.services import RefundRefused, credits_for_amount, payment_refundable, refund_execute
+from refunds.selectors import refund_list, refunds_awaiting_approval
+from refunds.services import (
+    RefundRefused,
+    credits_for_amount,
+    payment_refundable,
+    refund_approve,
+    refund_execute,
+    refund_reject,
+)
 
 
 def _dialog_context(payment: Payment, form: RefundForm) -> dict:
@@ -110,3 +119,38 @@ def refund_list_view(request: HtmxHttpRequest, pk: int, payment_pk: int) -> Http
     context = {"customer": payment.user, "payment": payment, "refunds": refund_list(payment=payment), "nav": "users"}
     template_name = "refunds/refund_list.html" if request.htmx else "refunds/refund_list_page.html"
     return render(request, template_name, context)
+
+
+@require_GET
+@staff_required
+def approvals(request: HtmxHttpRequest) -> HttpResponse:
+    if not request.user.has_perm("refunds.approve_refund"):
+        raise PermissionDenied("You do not have permission to approve refunds.")
+    context = {"refunds": refunds_awaiting_approval(), "nav": "approvals"}
+    return render(request, "refunds/approvals.html", context)
+
+
+@require_POST
+@staff_required
+def refund_decide(request: HtmxHttpRequest, refund_pk: int, decision: str) -> HttpResponse:
+    refund = get_object_or_404(Refund.objects.select_related("payment__user", "requested_by"), pk=refund_pk)
+    form = RefundDecisionForm(request.POST)
+    error = ""
+    if not form.is_valid():
+        error = " ".join(form.errors.get("reason", ["Say why the refund is rejected."]))
+    else:
+        try:
+            if decision == "approve":
+                refund = refund_approve(refund=refund, approver=request.user)
+            else:
+                refund = refund_reject(refund=refund, approver=request.user, reason=form.cleaned_data["reason"])
+        except RefundRefused as refusal:
+            error = str(refusal)
+            refund.refresh_from_db()
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("approvals")
+    context = {"refund": refund, "error": error}
+    response = render(request, "refunds/approvals.html#approval-row", context, status=422 if error else 200)
+    return response

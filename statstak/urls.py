@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import views as accounts_views
 from accounts import webhooks
 from accounts.forms import StaffAuthenticationForm
 from refunds.webhooks import stripe_webhook
@@ -15,8 +16,10 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("users/", include("accounts.urls")),
+    path("audit/", accounts_views.audit_log, name="audit_log"),
+    path("audit/export.csv", accounts_views.audit_export, name="audit_export"),
     path("users/", include("payments.urls")),
-    path("users/", include("refunds.urls")),
+    path("", include("refunds.urls")),
     path("webhooks/twilio/sms/<int:message_id>/status/", webhooks.twilio_sms_status, name="twilio_sms_status"),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
 ]

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="refund",
-            name="approved_by",
+            name="decided_by",
             field=models.ForeignKey(
                 blank=True,
                 null=True,

@@ -1,0 +1,132 @@
+"""The audit trail: one event per privileged action, with actor and before/after, and append-only."""
+
+import csv
+import io
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+from accounts.roles import ADMINISTRATOR, SUPPORT
+from accounts.services import audit_record
+from payments.services import CreditsRefused, credits_adjust
+from tests.factories import STAFF_PASSWORD, CustomerFactory, StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = StaffFactory(first_name="Ada", last_name="Admin", roles=[ADMINISTRATOR])
+    client.force_login(admin)
+    client.admin = admin
+    return client
+
+
+def test_a_credits_change_writes_exactly_one_event_with_before_and_after(customer, staff):
+    credits_adjust(user=customer, new_balance=40, expected_balance=0, actor=staff, note="Goodwill")
+    [event] = AuditEvent.objects.all()
+    assert (event.action, event.actor, event.actor_label, event.target_user) == (
+        AuditEvent.Action.CREDITS_ADJUSTED,
+        staff,
+        "Adam Hobson",
+        customer,
+    )
+    assert (event.before, event.after) == ({"credits": 0}, {"credits": 40, "note": "Goodwill"})
+
+
+def test_a_refused_change_writes_no_event(customer, staff):
+    with pytest.raises(CreditsRefused):
+        credits_adjust(user=customer, new_balance=10_000, expected_balance=0, actor=staff)  # over Support's limit
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_request_records_address_agent_and_correlation_id(client, customer):
+    support = StaffFactory(roles=[SUPPORT])
+    client.force_login(support)
+    response = client.post(
+        reverse("credits_edit", args=[customer.pk]),
+        {"credits": "5", "expected_balance": "0"},
+        headers={"User-Agent": "AuditTest/1.0", "X-Request-ID": "req-1234567890"},
+        REMOTE_ADDR="203.0.113.9",
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CREDITS_ADJUSTED)
+    assert (event.ip_address, event.user_agent, event.correlation_id) == (
+        "203.0.113.9",
+        "AuditTest/1.0",
+        "req-1234567890",
+    )
+
+
+def test_logins_failures_and_logouts_are_recorded(client):
+    staff = StaffFactory(email="ann@statstak.test")
+    client.post(reverse("login"), {"username": "ann@statstak.test", "password": "wrong"})
+    client.post(reverse("login"), {"username": "ann@statstak.test", "password": STAFF_PASSWORD})
+    client.post(reverse("logout"))
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", "actor"))
+    assert actions == [
+        (AuditEvent.Action.LOGIN_FAILED, None),
+        (AuditEvent.Action.LOGIN_SUCCEEDED, staff.pk),
+        (AuditEvent.Action.LOGOUT, staff.pk),
+    ]
+    assert "wrong" not in str(AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED).after)
+
+
+@pytest.mark.parametrize("sql", ["UPDATE accounts_auditevent SET action = 'logout'", "DELETE FROM accounts_auditevent"])
+def test_raw_sql_cannot_alter_or_delete_audit_events(sql):
+    audit_record(action=AuditEvent.Action.LOGIN_FAILED, actor_label="Unknown")
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
+    assert AuditEvent.objects.get().action == AuditEvent.Action.LOGIN_FAILED
+
+
+def test_the_audit_log_filters_by_staff_customer_action_and_date(admin_client, customer, staff):
+    other = CustomerFactory(email="other@example.com")
+    credits_adjust(user=customer, new_balance=10, expected_balance=0, actor=staff)
+    credits_adjust(user=other, new_balance=20, expected_balance=0, actor=staff)
+    page = admin_client.get(reverse("audit_log"), {"customer": "ELIJAH.herrick@example.com"}).content.decode()
+    assert "Elijah Herrick" in page and "other@example.com" not in page
+    page = admin_client.get(reverse("audit_log"), {"action": "credits_adjusted", "staff": staff.pk}).content.decode()
+    assert page.count("<td>Credits changed</td>") == 2
+    page = admin_client.get(reverse("audit_log"), {"since": "2001-01-01", "until": "2001-01-02"}).content.decode()
+    assert "No events match these filters." in page
+    bad = admin_client.get(reverse("audit_log"), {"customer": "nobody@example.com"})
+    assert bad.status_code == 422 and "No user has that email address." in bad.content.decode()
+
+
+def test_the_audit_log_pages_by_keyset(admin_client, customer, staff):
+    for balance in range(1, 56):
+        credits_adjust(user=customer, new_balance=balance, expected_balance=balance - 1, actor=staff)
+    first = admin_client.get(reverse("audit_log"), {"action": "credits_adjusted"}).content.decode()
+    assert first.count("<td>Credits changed</td>") == 50
+    assert "Older events" in first
+    before = AuditEvent.objects.order_by("-id").values_list("id", flat=True)[49]
+    second = admin_client.get(reverse("audit_log"), {"action": "credits_adjusted", "before": before}).content.decode()
+    assert second.count("<td>Credits changed</td>") == 5
+
+
+def test_the_csv_export_streams_the_filtered_events_and_is_itself_recorded(admin_client, customer, staff):
+    credits_adjust(user=customer, new_balance=10, expected_balance=0, actor=staff)
+    response = admin_client.get(reverse("audit_export"), {"action": "credits_adjusted"})
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["id", "time", "actor", "actor_id", "action"]
+    assert len(rows) == 2 and rows[1][4] == "credits_adjusted" and rows[1][2] == "Adam Hobson"
+    export = AuditEvent.objects.get(action=AuditEvent.Action.AUDIT_EXPORTED)
+    assert export.actor == admin_client.admin and export.after["action"] == "credits_adjusted"
+
+
+def test_the_audit_log_and_export_are_for_administrators(client, staff):
+    client.force_login(staff)
+    assert client.get(reverse("audit_log")).status_code == 403
+    assert client.get(reverse("audit_export")).status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.AUDIT_EXPORTED).exists()
+
+
+def test_the_activity_tab_shows_events_about_the_user(staff_client, customer, staff):
+    credits_adjust(user=customer, new_balance=10, expected_balance=0, actor=staff)
+    page = staff_client.get(reverse("user_activity", args=[customer.pk])).content.decode()
+    assert "Audit trail" in page and "Credits changed" in page
