@@ -216,6 +216,14 @@ def sms_status_record(
         fields += ["provider", "provider_message_id"]
     if adopting or STATUS_RANK[status] > STATUS_RANK[message.status]:
         logger.info("SMS %s: %s -> %s (Twilio)", message.pk, message.status, status)
+        audit_record(
+            action=AuditEvent.Action.SMS_STATUS,
+            actor_label="Twilio",
+            target_user=message.user,
+            about=message,
+            before={"status": message.status},
+            after={"status": status, "error_code": error_code or ""},
+        )
         message.status = status
         message.status_changed_at = timezone.now()
         fields += ["status", "status_changed_at"]

@@ -162,4 +162,11 @@ def payment_record_from_gateway(
         note=description or f"Payment {gateway_id}",
         payment=payment,
     )
+    audit_record(
+        action=AuditEvent.Action.PAYMENT_RECORDED,
+        actor_label="Stripe",
+        target_user=customer,
+        about=payment,
+        after={"gateway_id": gateway_id, "amount": amount, "currency": payment.currency, "credits": credits_bought},
+    )
     return payment, True

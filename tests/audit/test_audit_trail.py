@@ -130,3 +130,35 @@ def test_the_activity_tab_shows_events_about_the_user(staff_client, customer, st
     credits_adjust(user=customer, new_balance=10, expected_balance=0, actor=staff)
     page = staff_client.get(reverse("user_activity", args=[customer.pk])).content.decode()
     assert "Audit trail" in page and "Credits changed" in page
+
+
+def test_webhook_driven_changes_are_recorded_with_the_system_as_actor(customer):
+    from accounts.services import sms_status_record
+    from payments.models import Payment
+    from payments.services import payment_record_from_gateway
+    from tests.factories import SmsMessageFactory
+
+    payment_record_from_gateway(
+        user_id=customer.pk,
+        gateway=Payment.Gateway.STRIPE,
+        gateway_id="pi_webhook_1",
+        amount=1900,
+        currency="usd",
+        credits_bought=100,
+    )
+    payment_record_from_gateway(
+        user_id=customer.pk,
+        gateway=Payment.Gateway.STRIPE,
+        gateway_id="pi_webhook_1",
+        amount=1900,
+        currency="usd",
+        credits_bought=100,
+    )  # a replay records nothing more
+    message = SmsMessageFactory(user=customer, status="sent", provider="twilio", provider_message_id="SM1")
+    sms_status_record(message_id=message.pk, provider_message_id="SM1", provider_status="delivered")
+    sms_status_record(message_id=message.pk, provider_message_id="SM1", provider_status="sent")  # backwards: nothing
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "actor", "actor_label", "target_user"))
+    assert events == [
+        (AuditEvent.Action.PAYMENT_RECORDED, None, "Stripe", customer.pk),
+        (AuditEvent.Action.SMS_STATUS, None, "Twilio", customer.pk),
+    ]
