@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import AuditEvent, User
+from accounts.roles import ROLES
 from accounts.selectors import AuditFilter
 
 
@@ -72,3 +73,9 @@ class AuditFilterForm(forms.Form):
             since=data.get("since"),
             until=data.get("until"),
         )
+
+
+class StaffUpdateForm(forms.Form):
+    member = forms.IntegerField(min_value=1)
+    role = forms.ChoiceField(required=False, choices=[("", "No role"), *[(role, role) for role in ROLES]])
+    is_active = forms.BooleanField(required=False)

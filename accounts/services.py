@@ -3,13 +3,16 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import sms, tasks
 from accounts.models import AuditEvent, SmsMessage, SmsStatus, User
+from accounts.roles import ROLES, roles_ensure
 from statstak.correlation import correlation_id, request_client
 from statstak.log_masking import mask_phone
 
@@ -275,3 +278,46 @@ def audit_record(
         correlation_id=correlation_id(),
         **about_link,
     )
+
+
+class StaffChangeRefused(ValueError):
+    """The change to a staff member is not allowed; nothing was written."""
+
+
+def staff_role(member: User) -> str:
+    """The portal role (accounts/roles.py) a staff member holds, or "" for none."""
+    names = {group.name for group in member.groups.all()}
+    return next((role for role in reversed(list(ROLES)) if role in names), "")
+
+
+@transaction.atomic
+def staff_update(*, member: User, role: str, is_active: bool, actor: User) -> User:
+    """Give a staff member one role (or none) and (de)activate them, with an audit event.
+
+    Administrators only; nobody changes their own role or deactivates themselves, so the last
+    Administrator cannot lock everyone out by accident.
+    """
+    if not actor.has_perm("accounts.manage_staff"):
+        raise PermissionDenied("Only Administrators manage staff.")
+    if role and role not in ROLES:
+        raise StaffChangeRefused(f"Unknown role {role!r}.")
+    locked = User.objects.select_for_update().get(pk=member.pk, is_staff=True)
+    if locked.pk == actor.pk:
+        raise StaffChangeRefused("You cannot change your own role or access; ask another Administrator.")
+    before = {"role": staff_role(locked), "active": locked.is_active}
+    if before == {"role": role, "active": is_active}:
+        raise StaffChangeRefused("Nothing to change.")
+    roles_ensure()
+    locked.groups.remove(*Group.objects.filter(name__in=list(ROLES)))
+    if role:
+        locked.groups.add(Group.objects.get(name=role))
+    locked.is_active = is_active
+    locked.save(update_fields=["is_active"])
+    audit_record(
+        action=AuditEvent.Action.STAFF_CHANGED,
+        actor=actor,
+        target_user=locked,
+        before=before,
+        after={"role": role, "active": is_active},
+    )
+    return locked

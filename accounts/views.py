@@ -5,15 +5,16 @@ from dataclasses import asdict
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
 from accounts.access import staff_required, user_get_for_staff
-from accounts.forms import AuditFilterForm, UserSearchForm
+from accounts.forms import AuditFilterForm, StaffUpdateForm, UserSearchForm
 from accounts.models import AuditEvent, User
+from accounts.roles import ROLES
 from accounts.selectors import audit_events, audit_page, user_search
-from accounts.services import audit_record
+from accounts.services import StaffChangeRefused, audit_record, staff_role, staff_update
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -141,3 +142,32 @@ def audit_export(request: HtmxHttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="statstak-audit-log.csv"'
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def staff_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Staff members, their roles and access (Administrators)."""
+    if not request.user.has_perm("accounts.manage_staff"):
+        raise PermissionDenied("Only Administrators manage staff.")
+    error = ""
+    changed = None
+    if request.method == "POST":
+        form = StaffUpdateForm(request.POST)
+        if form.is_valid():
+            member = get_object_or_404(User, pk=form.cleaned_data["member"], is_staff=True)
+            try:
+                changed = staff_update(
+                    member=member,
+                    role=form.cleaned_data["role"],
+                    is_active=form.cleaned_data["is_active"],
+                    actor=request.user,
+                )
+            except StaffChangeRefused as refusal:
+                error = str(refusal)
+        else:
+            error = "Choose a valid role."
+    members = list(User.objects.filter(is_staff=True).prefetch_related("groups").order_by("first_name", "email"))
+    rows = [(member, staff_role(member)) for member in members]
+    context = {"rows": rows, "roles": ROLES, "error": error, "changed": changed, "nav": "staff"}
+    return render(request, "accounts/staff_list.html", context, status=422 if error else 200)

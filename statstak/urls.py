@@ -18,6 +18,7 @@ urlpatterns = [
     path("users/", include("accounts.urls")),
     path("audit/", accounts_views.audit_log, name="audit_log"),
     path("audit/export.csv", accounts_views.audit_export, name="audit_export"),
+    path("staff/", accounts_views.staff_list, name="staff_list"),
     path("users/", include("payments.urls")),
     path("", include("refunds.urls")),
     path("webhooks/twilio/sms/<int:message_id>/status/", webhooks.twilio_sms_status, name="twilio_sms_status"),

@@ -162,3 +162,26 @@ def test_webhook_driven_changes_are_recorded_with_the_system_as_actor(customer):
         (AuditEvent.Action.PAYMENT_RECORDED, None, "Stripe", customer.pk),
         (AuditEvent.Action.SMS_STATUS, None, "Twilio", customer.pk),
     ]
+
+
+def test_administrators_change_roles_and_access_with_an_audit_event(admin_client):
+    member = StaffFactory(email="sam@statstak.test", roles=[SUPPORT])
+    response = admin_client.post(reverse("staff_list"), {"member": member.pk, "role": "Finance", "is_active": "on"})
+    assert response.status_code == 200
+    member.refresh_from_db()
+    assert member.has_perm("refunds.execute_refund")
+    event = AuditEvent.objects.get(action=AuditEvent.Action.STAFF_CHANGED)
+    assert (event.actor, event.target_user) == (admin_client.admin, member)
+    assert (event.before, event.after) == ({"role": "Support", "active": True}, {"role": "Finance", "active": True})
+    admin_client.post(reverse("staff_list"), {"member": member.pk, "role": "Finance"})
+    member.refresh_from_db()
+    assert not member.is_active
+
+
+def test_nobody_changes_their_own_role_and_support_cannot_manage_staff(admin_client, client):
+    own = admin_client.post(reverse("staff_list"), {"member": admin_client.admin.pk, "role": "", "is_active": "on"})
+    assert own.status_code == 422 and "cannot change your own role" in own.content.decode()
+    support = StaffFactory(roles=[SUPPORT])
+    client.force_login(support)
+    assert client.post(reverse("staff_list"), {"member": support.pk, "role": "Administrator"}).status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.STAFF_CHANGED).exists()
