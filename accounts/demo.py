@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.contrib.auth.models import Group
 from faker import Faker
 
 from accounts.models import User
+from accounts.roles import ADMINISTRATOR, FINANCE, roles_ensure
 
 STAFF_EMAIL = "staff@statstak.test"
 STAFF_PASSWORD = "statstak-demo"  # noqa: S105  (the local demo's login, printed by make run)
@@ -63,10 +65,23 @@ def demo_people(count: int) -> Iterator[DemoPerson]:
         yield DemoPerson(index, email, first, last, phone, joined)
 
 
+FINANCE_EMAIL = "finance@statstak.test"
+
+
 def demo_staff() -> tuple[User, bool]:
-    """The demo staff member that `make run` prints the login of."""
-    staff = User.objects.filter(email__iexact=STAFF_EMAIL).first()
-    if staff is not None:
-        return staff, False
-    staff = User.objects.create_superuser(STAFF_EMAIL, STAFF_PASSWORD, first_name="Adam", last_name="Hobson")
-    return staff, True
+    """The demo staff: Adam Hobson, Administrator (the login `make run` prints), and Fran Finance,
+    Finance, who can approve Adam's large refunds (same password). Returns Adam."""
+    roles_ensure()
+    adam = User.objects.filter(email__iexact=STAFF_EMAIL).first()
+    created = adam is None
+    if created:
+        adam = User.objects.create_user(
+            STAFF_EMAIL, STAFF_PASSWORD, first_name="Adam", last_name="Hobson", is_staff=True
+        )
+        adam.groups.add(Group.objects.get(name=ADMINISTRATOR))
+    if not User.objects.filter(email__iexact=FINANCE_EMAIL).exists():
+        fran = User.objects.create_user(
+            FINANCE_EMAIL, STAFF_PASSWORD, first_name="Fran", last_name="Finance", is_staff=True
+        )
+        fran.groups.add(Group.objects.get(name=FINANCE))
+    return adam, created

@@ -44,7 +44,10 @@ class AuditFilterForm(forms.Form):
     """The Audit log's filters; all optional."""
 
     staff = forms.ModelChoiceField(
-        label="Staff member", required=False, queryset=User.objects.filter(is_staff=True).order_by("first_name")
+        label="Staff member",
+        required=False,
+        empty_label="Any staff member",
+        queryset=User.objects.filter(is_staff=True).order_by("first_name"),
     )
     customer = forms.CharField(label="Customer email", required=False, max_length=254)
     action = forms.ChoiceField(label="Action", required=False, choices=[("", "Any action"), *AuditEvent.Action.choices])

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.demo import STAFF_EMAIL, STAFF_PASSWORD, demo_staff
+from accounts.demo import FINANCE_EMAIL, STAFF_EMAIL, STAFF_PASSWORD, demo_staff
 from accounts.models import User
 from payments.demo import demo_customers_insert
 
@@ -28,5 +28,6 @@ class Command(BaseCommand):
         staff, created = demo_staff()
         if created or staff.check_password(STAFF_PASSWORD):
             self.stdout.write(self.style.SUCCESS(f"Staff login: {STAFF_EMAIL} / {STAFF_PASSWORD}"))
+            self.stdout.write(f"  (Administrator; {FINANCE_EMAIL}, same password, is Finance and can approve)")
         else:
             self.stdout.write(f"Staff login: {STAFF_EMAIL} (its password was changed after seeding).")
