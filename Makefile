@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install db stop migrate lint format bench bench-sms lock
+.PHONY: run test install db stop migrate lint format bench bench-sms lock serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,21 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: migrate
-	$(BIN)/python -m bench.search
+# The scale benchmark, every scenario (bench/README.md): builds its own database of 1,000,000
+# customers on first use, then writes bench/REPORT.md. Takes about half an hour.
+bench: db
+	PYTHONUNBUFFERED=1 $(BIN)/python -m bench $(BENCH_ARGS)
 
 # The SMS queue: 10,000 messages drained by a worker, console and Twilio (a local server).
 bench-sms: db
 	$(BIN)/python -m bench.sms
+
+# Production-style, on this machine: static files collected (compressed, hashed names) and served by
+# gunicorn through WhiteNoise (gunicorn.conf.py), a queue worker beside it (Procfile). Ctrl-C stops both.
+serve: migrate
+	STATIC_MANIFEST=true $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	STATIC_MANIFEST=true DJANGO_DEBUG=false GUNICORN_BIND=127.0.0.1:$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile web worker
 
 stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m statstak.database stop; fi

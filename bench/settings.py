@@ -31,3 +31,9 @@ ROOT_URLCONF = "bench.urls"
 DEBUG = False
 # Django's test client sends Host: testserver.
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+
+# One staff member runs every refund of a benchmark run (hundreds a minute), far past the limits
+# meant for people; their checks (the daily cap's sum, the rate limit's upsert) still run on every
+# refund, so their cost is measured.
+REFUND_DAILY_CAP = 10**15
+REFUND_RATE_LIMIT_PER_MINUTE = 10**9

@@ -1,0 +1,66 @@
+"""gunicorn, the portal's production web server: `gunicorn statstak.wsgi` reads this file.
+
+Sized from the machine it runs on, every number overridable from the environment:
+
+- workers: 2 x CPUs + 1 processes (gunicorn's own advice): while one waits on PostgreSQL another
+  runs Python, and a crashed or recycled one leaves the others serving.
+- threads: 4 per process (`gthread`): a request waiting on Stripe (up to STRIPE_TIMEOUT_SECONDS)
+  holds a thread, not a whole process, so a slow gateway cannot starve the Users search.
+
+Each thread keeps its own PostgreSQL connection (CONN_MAX_AGE), so one machine holds at most
+workers x threads connections: 5 x 4 = 20 on 2 CPUs. README (Deployment) adds up the budget
+against PostgreSQL's `max_connections`.
+
+Static files are served by WhiteNoise inside the application (after `collectstatic`): nothing else
+needs to run beside these processes, and any number of machines can run them behind one load
+balancer, all stateless (sessions, jobs and locks live in PostgreSQL).
+"""
+
+import os
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this container may use, not the host's
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cpus() + 1)
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+
+# A request that takes longer than this is killed with its worker: above the gateway's timeout
+# and its one retry (STRIPE_TIMEOUT_SECONDS, 10 s each), well under a load balancer's.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
+# On SIGTERM (a deploy, a scale-in) requests in flight get this long to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 30)
+# Longer than a load balancer's idle timeout (60 s on the common ones), so that the balancer,
+# not gunicorn, closes idle connections: otherwise it may send a request on one being closed (502).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 75)
+# Recycle each process after about this many requests: a slow leak never becomes an outage.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 2000)
+max_requests_jitter = max_requests // 10
+# Import Django once in the master: workers start (and restart) fast, and a broken release fails
+# at start-up, before it takes traffic. Nothing connects to PostgreSQL at import time.
+preload_app = True
+# The workers' heartbeat files in memory, not on a container's overlay disk (which can stall them).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# Logs: to stdout/stderr, for the platform to collect. The access log has the path without its
+# query string: a search (`?q=maria`) would otherwise put customer names in the logs. With the
+# request id (echoed by the portal as X-Request-ID) and the time taken in milliseconds.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms id=%({x-request-id}o)s'
+
+
+def when_ready(server) -> None:
+    server.log.info(
+        "statstak: %d workers x %d threads: at most %d PostgreSQL connections from this machine",
+        server.cfg.workers,
+        server.cfg.threads,
+        server.cfg.workers * server.cfg.threads,
+    )

@@ -1,0 +1,146 @@
+"""Health and readiness of a web process, for load balancers, orchestrators and monitoring.
+
+- `GET /readyz`: may this process take traffic? The database answers and every migration this
+  code expects is applied (a new release's processes stay out of rotation until `migrate` has
+  run). Cheap enough for a load balancer to ask every few seconds: once the migrations are found
+  applied the answer is kept for the life of the process (its code, and so its migrations, cannot
+  change), leaving one `SELECT 1`.
+- `GET /healthz`: the same, plus the queue: its tables answer, how many queue workers sent a
+  heartbeat lately and how long the oldest due job has waited. For monitoring and a deploy's smoke
+  test. No workers, or a backlog, is reported, not failed: pages are still served, and messages
+  wait in PostgreSQL until a worker takes them (alert on those numbers, see README).
+
+Both answer without a login and show no customer data: counts and names of checks only. Each
+answers 200 when its checks pass and 503 naming the failed check otherwise, so a load balancer
+needs no parsing. Every query runs under a short statement timeout, so a stuck database makes the
+check fail rather than hang.
+"""
+
+import logging
+import time
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+STATEMENT_TIMEOUT_MS = 2000
+# A worker sends a heartbeat every 10 s (procrastinate's default); three missed means it is gone.
+WORKER_HEARTBEAT_SECONDS = 30
+
+_migrations_applied = False
+
+
+class CheckFailed(Exception):
+    """A check did not pass; `str()` says which and why, in words safe to show anyone."""
+
+
+def _bounded_cursor():
+    cursor = connection.cursor()
+    cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
+    return cursor
+
+
+def database_check() -> None:
+    try:
+        with transaction.atomic(), _bounded_cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as error:
+        logger.warning("health: the database does not answer: %s", error)
+        raise CheckFailed("database unreachable") from error
+
+
+def migrations_check() -> None:
+    """Every migration of this code is applied (found once per process, then remembered)."""
+    global _migrations_applied
+    if _migrations_applied:
+        return
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as error:
+        raise CheckFailed("migrations could not be read") from error
+    if pending:
+        raise CheckFailed(f"{len(pending)} migrations not applied")
+    _migrations_applied = True
+
+
+def queue_check() -> dict[str, float | int | None]:
+    """The queue's tables answer; the live workers, the due jobs and how long the oldest has waited."""
+    try:
+        with transaction.atomic(), _bounded_cursor() as cursor:
+            cursor.execute(
+                """
+                WITH due AS (
+                    SELECT id, scheduled_at FROM procrastinate_jobs
+                    WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())
+                ), oldest AS (SELECT id, scheduled_at FROM due ORDER BY id LIMIT 1)
+                SELECT
+                    (SELECT count(*) FROM procrastinate_workers
+                     WHERE last_heartbeat > now() - make_interval(secs => %s)),
+                    (SELECT count(*) FROM due),
+                    (SELECT extract(epoch FROM now() - greatest(max(e.at), max(o.scheduled_at)))
+                     FROM oldest o JOIN procrastinate_events e ON e.job_id = o.id AND e.type = 'deferred')
+                """,
+                [WORKER_HEARTBEAT_SECONDS],
+            )
+            workers, due, oldest = cursor.fetchone()
+    except DatabaseError as error:
+        logger.warning("health: the queue's tables do not answer: %s", error)
+        raise CheckFailed("queue unreachable") from error
+    return {
+        "workers": workers,
+        "due_jobs": due,
+        "oldest_due_job_seconds": round(float(oldest), 1) if oldest is not None else None,
+    }
+
+
+def _answer(checks: dict, failed: str | None, started: float, **extra) -> JsonResponse:
+    body = {
+        "status": "ok" if failed is None else "failing",
+        "checks": checks,
+        **extra,
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+    if failed is not None:
+        body["failed"] = failed
+    return JsonResponse(body, status=200 if failed is None else 503)
+
+
+def _run(checks: dict, name: str, check) -> str | None:
+    try:
+        check()
+    except CheckFailed as failure:
+        checks[name] = str(failure)
+        return str(failure)
+    checks[name] = "ok"
+    return None
+
+
+@login_not_required
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    started = time.perf_counter()
+    checks: dict[str, str] = {}
+    failed = _run(checks, "database", database_check) or _run(checks, "migrations", migrations_check)
+    return _answer(checks, failed, started)
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    started = time.perf_counter()
+    checks: dict[str, str] = {}
+    failed = _run(checks, "database", database_check) or _run(checks, "migrations", migrations_check)
+    queue: dict = {}
+    if failed is None:
+
+        def queue_read() -> None:
+            queue.update(queue_check())
+
+        failed = _run(checks, "queue", queue_read)
+    return _answer(checks, failed, started, queue=queue or None)
