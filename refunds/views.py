@@ -23,6 +23,7 @@ from refunds.services import (
     refund_execute,
     refund_reject,
 )
+from statstak.ratelimit.services import refund_rate_limited
 
 
 def _dialog_context(payment: Payment, form: RefundForm) -> dict:
@@ -70,6 +71,8 @@ def refund_create(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpRes
         return _dialog_render(request, payment, form)
 
     form = RefundForm(request.POST, payment=payment)
+    if refund_rate_limited(staff=request.user, form=form):
+        return _dialog_render(request, payment, form, status=429)
     if not form.is_valid():
         return _dialog_render(request, payment, form, status=422)
     data = form.cleaned_data

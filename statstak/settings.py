@@ -6,6 +6,7 @@ secrets it needs.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -55,6 +56,13 @@ INSTALLED_APPS = [
     "phonenumber_field",
     # The task queue (jobs in this same PostgreSQL); before our apps so its app object is ready for theirs.
     "procrastinate.contrib.django",
+    # Login protection: lockout after repeated failures (axes), a second factor (django-otp: TOTP
+    # apps, and static recovery codes), rate limits counted in PostgreSQL (statstak.ratelimit).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "statstak.ratelimit",
     "accounts",
     "payments",
     "refunds",
@@ -62,6 +70,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "statstak.correlation.CorrelationIdMiddleware",
+    # One log line per request (after the correlation id is set, so the line carries it).
+    "statstak.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the web process itself (no file server needed beside any number of them).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -69,13 +79,22 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): has this session passed the second factor?
+    "django_otp.middleware.OTPMiddleware",
     # Defence in depth: every view needs a login unless it opts out; views check staff too.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session idle for SESSION_IDLE_SECONDS is logged out, with a message on the login page.
+    "accounts.login_protection.SessionIdleTimeoutMiddleware",
+    # With STATSTAK_REQUIRE_2FA, a session past the password but not the second factor reaches no
+    # portal page or partial: pages redirect to the verify step, HTMX requests and POSTs get 403.
+    "accounts.two_factor.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "statstak.middleware.PortalCacheMiddleware",
+    # Last, as axes asks: turns a locked-out login into our 429 login page (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "statstak.urls"
@@ -104,10 +123,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 # Email is unique case-insensitively (a UniqueConstraint on Lower("email"), which
 # UserManager.get_by_natural_key uses); Django's check only knows about `unique=True`.
-SILENCED_SYSTEM_CHECKS = ["auth.E003"]
+# With more than one authentication backend (axes' first), Django says so as auth.W004 instead.
+SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "user_list"
 LOGOUT_REDIRECT_URL = "login"
+# Axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -220,6 +245,34 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 60 * 60)))
+
+# Login protection. A (typed email, client address) pair is locked out after LOGIN_FAILURE_LIMIT
+# failed logins in a row, for LOGIN_LOCKOUT_MINUTES; the same for unknown emails, so the lockout
+# says nothing about which accounts exist. A successful login resets the count. The login page
+# answers 429 with a form error (accounts/login_protection.py), never axes' own page.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login form's field is `username` (it holds the email); counted case-insensitively, as it logs in.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.login_protection.login_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.login_protection.login_locked_out"
+# The client address the audit trail uses too (X-Forwarded-For only with TRUST_X_FORWARDED_FOR).
+AXES_CLIENT_IP_CALLABLE = "accounts.login_protection.login_client_address"
+# Logins are in the audit trail (accounts.AuditEvent); axes keeps only the failure counts.
+AXES_DISABLE_ACCESS_LOG = True
+# Two-factor authentication for staff: a TOTP app, or one of 10 single-use recovery codes.
+# On by default in production; off for `make run`'s demo and in tests unless a test turns it on.
+STATSTAK_REQUIRE_2FA = env_bool("STATSTAK_REQUIRE_2FA", PRODUCTION)
+OTP_TOTP_ISSUER = "StatStak Labs"
+# A staff session with no request for this long is logged out (SESSION_COOKIE_AGE stays the
+# longest a session can last, however busy).
+SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_SECONDS", str(30 * 60)))
+# Executing refunds: at most this many submissions a minute per staff member, else 429.
+REFUND_RATE_LIMIT_PER_MINUTE = int(os.environ.get("REFUND_RATE_LIMIT_PER_MINUTE", "10"))
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     # Load balancers probe the instance over plain HTTP: a redirect would read as "unhealthy".
@@ -235,7 +288,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Phone numbers never reach a log line in full, whoever logs them (our code, the queue, the SDKs).
-    "filters": {"mask_phone_numbers": {"()": "statstak.log_masking.PhoneNumberMaskingFilter"}},
+    "filters": {
+        "mask_phone_numbers": {"()": "statstak.log_masking.PhoneNumberMaskingFilter"},
+        "drop_query_strings": {"()": "statstak.request_log.QueryStringFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_phone_numbers"]}
@@ -248,6 +304,12 @@ LOGGING = {
         "stripe": {"level": "WARNING"},
         # The SDK logs every request's URL and headers at INFO: noise, and the URL names the account.
         "twilio.http_client": {"level": "WARNING"},
+        # Our one line per request (statstak/request_log.py) replaces runserver's, whose request
+        # line carries the query string (search terms); what it still logs loses it.
+        "django.server": {"level": "WARNING", "filters": ["drop_query_strings"]},
+        # SQL with its parameters (customers' emails and names) stays out even at LOG_LEVEL=DEBUG.
+        "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -2,8 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import two_factor, webhooks
 from accounts import views as accounts_views
-from accounts import webhooks
 from accounts.forms import StaffAuthenticationForm
 from refunds.webhooks import stripe_webhook
 from statstak import health
@@ -15,7 +15,10 @@ urlpatterns = [
         auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm, redirect_authenticated_user=True),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Reachable by a session that passed the password but not the second factor (as are login_not_required views).
+    path("logout/", two_factor.two_factor_exempt(auth_views.LogoutView.as_view()), name="logout"),
+    path("account/two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
+    path("account/two-factor/verify/", two_factor.two_factor_verify, name="two_factor_verify"),
     path("users/", include("accounts.urls")),
     path("audit/", accounts_views.audit_log, name="audit_log"),
     path("audit/export.csv", accounts_views.audit_export, name="audit_export"),
