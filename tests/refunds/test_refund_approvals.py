@@ -99,7 +99,7 @@ def test_the_daily_cap_per_staff_member_is_enforced(make_payment, finance, setti
     settings.REFUND_DAILY_CAP = 5000
     first = make_payment()
     big_refund(first, finance, amount=3000, key="cap-key-000000000001")
-    with pytest.raises(RefundRefused, match="over the daily limit of \\$50.00"):
+    with pytest.raises(RefundRefused, match=r"over the daily limit of \$50\.00"):
         big_refund(make_payment(), finance, amount=2001, key="cap-key-000000000002")
     big_refund(make_payment(), finance, amount=2000, key="cap-key-000000000003")
     assert Refund.objects.count() == 2
