@@ -207,7 +207,7 @@ def report_write(
         if r.queries_typical is not None and "htmx" not in r.label:
             lines.append(
                 f"| {r.label}: p95 <= {pages.TARGET_P95_MS:.0f} ms, SQL count flat | {_ms(r.page.p95)} ms "
-                f"({r.ratio_p95:.1f}x the floor), {r.queries} queries with {r.rows.split(',')[0]} vs "
+                f"({r.ratio_p95:.1f}x the floor), {r.queries} queries with {r.rows.split(', ')[0]} vs "
                 f"{r.queries_typical} with 3 payments | {'yes' if r.meets_target else 'NO'} |"
             )
     if refund_result:
