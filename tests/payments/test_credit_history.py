@@ -50,14 +50,15 @@ def test_a_bad_page_marker_is_a_400_with_a_reason(staff_client, customer):
     assert "positive whole number" in response.content.decode()
 
 
-def test_the_history_takes_a_fixed_number_of_queries(staff_client, customer, staff, django_assert_num_queries):
+def test_the_history_takes_a_fixed_number_of_queries(staff_client, customer, staff, django_assert_max_num_queries):
     make_history(customer, staff, 3)
     url = reverse("user_activity", args=[customer.pk])
     with CaptureQueriesContext(connection) as short:
         staff_client.get(url)
     for balance in range(4, 40):
         credits_adjust(user=customer, new_balance=balance, expected_balance=balance - 1, actor=staff)
-    with django_assert_num_queries(len(short.captured_queries)):
+    # At most as many (a per-process cache, such as content types, may be warm the second time).
+    with django_assert_max_num_queries(len(short.captured_queries)):
         staff_client.get(url)
     assert len(short.captured_queries) <= 8
 
