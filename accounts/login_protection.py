@@ -85,18 +85,22 @@ class SessionIdleTimeoutMiddleware:
     def _session_check(self, request: HttpRequest) -> None:
         now = int(time.time())
         session = request.session
-        last_seen = session.get(SESSION_LAST_SEEN)
-        started = session.get(SESSION_STARTED, now)
+        # Until the session notes its own times, the login's (User.last_login, written at login)
+        # stands in: the first requests after a login write nothing.
+        last_login = request.user.last_login
+        logged_in = int(last_login.timestamp()) if last_login else now
+        last_seen = session.get(SESSION_LAST_SEEN, logged_in)
+        started = session.get(SESSION_STARTED, logged_in)
         idle_limit = settings.SESSION_IDLE_SECONDS
-        if last_seen is not None and now - last_seen > idle_limit:
+        if now - last_seen > idle_limit:
             reason = f"You were logged out after {idle_limit // 60} minutes without activity. Log in again to continue."
         elif now - started > settings.SESSION_COOKIE_AGE:
             hours = settings.SESSION_COOKIE_AGE // 3600
             reason = f"Your session ended after {hours} hours. Log in again to continue."
         else:
-            if last_seen is None or now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS:
+            if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS:
                 session[SESSION_LAST_SEEN] = now
-            session.setdefault(SESSION_STARTED, now)
+                session[SESSION_STARTED] = started
             return
         logout(request)
         messages.info(request, reason)

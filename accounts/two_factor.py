@@ -10,8 +10,9 @@ a page redirects to the verify step, an HTMX request or a POST gets 403. It is t
 rule lives, so a new view is covered without remembering to be.
 
 Enrolment is open to a staff member with no confirmed authenticator yet (their first login):
-once one is confirmed, a new one can only be set up by an Administrator removing the old one, so
-a stolen password is never enough to enrol the thief's phone.
+once one is confirmed, a new one can only be set up after an Administrator removed the old one
+(`two_factor_reset`, `manage.py two_factor_reset <email>`), so a stolen password is never enough
+to enrol the thief's phone.
 """
 
 import math
@@ -50,6 +51,7 @@ RECOVERY_DEVICE_NAME = "Recovery codes"
 TWO_FACTOR_ENROLLED = getattr(AuditEvent.Action, "TWO_FACTOR_ENROLLED", "two_factor_enrolled")
 TWO_FACTOR_FAILED = getattr(AuditEvent.Action, "TWO_FACTOR_FAILED", "two_factor_failed")
 RECOVERY_CODE_USED = getattr(AuditEvent.Action, "RECOVERY_CODE_USED", "recovery_code_used")
+TWO_FACTOR_RESET = getattr(AuditEvent.Action, "TWO_FACTOR_RESET", "two_factor_reset")
 
 _TOTP_CODE = re.compile(r"^\d{6}$")
 _RECOVERY_CODE = re.compile(r"^[a-z2-7]{8}$")
@@ -154,6 +156,17 @@ def _recovery_codes_issue(user: User) -> list[str]:
     return codes
 
 
+@transaction.atomic
+def two_factor_reset(*, user: User, actor: User | None = None, actor_label: str = "") -> int:
+    """Remove `user`'s authenticator apps and recovery codes (a lost phone), with an audit event;
+    their next login sets up a new app. Returns how many devices went."""
+    devices = [*TOTPDevice.objects.filter(user=user), *StaticDevice.objects.filter(user=user)]
+    for device in devices:
+        device.delete()  # a StaticDevice takes its codes with it
+    audit_record(action=TWO_FACTOR_RESET, actor=actor, actor_label=actor_label, target_user=user)
+    return len(devices)
+
+
 def _device_verified(request: HttpRequest, device) -> None:
     """This session passed the second factor with `device`: remember it, under a new session key."""
     otp_login(request, device)
@@ -198,7 +211,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
                 code = form.cleaned_data["code"]
-                confirmed = bool(_TOTP_CODE.match(code)) and device.verify_token(code)
+                wait = _throttle_seconds(device)
+                confirmed = not wait and bool(_TOTP_CODE.match(code)) and device.verify_token(code)
                 if confirmed:
                     device.confirmed = True
                     device.save(update_fields=["confirmed"])
@@ -210,7 +224,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                 context = {"codes": codes, "next_url": next_url}
                 return _render(request, "accounts/two_factor_recovery_codes.html", context)
             audit_record(action=TWO_FACTOR_FAILED, actor=user, target_user=user, after={"step": "enrolment"})
-            form.add_error("code", "That code is not right. Check the time on your phone, then enter the current code.")
+            if wait:
+                message = f"Too many wrong codes in a row: wait {wait} seconds, then enter the current code."
+            else:
+                message = "That code is not right. Check the time on your phone, then enter the current code."
+            form.add_error("code", message)
 
     context = {
         "form": form,

@@ -4,46 +4,24 @@ import time
 from base64 import b32decode
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from accounts.roles import ADMINISTRATOR, FINANCE, SUPPORT, roles_ensure  # noqa: F401 (the tests import them from here)
 from tests.factories import STAFF_PASSWORD, CustomerFactory, StaffFactory
-
-SUPPORT, FINANCE, ADMINISTRATOR = "Support", "Finance", "Administrator"
-# What each role may do, for a database without the role groups (they come from accounts 0004).
-ROLE_PERMISSIONS = {
-    SUPPORT: [("accounts", "view_user"), ("payments", "adjust_credits")],
-    FINANCE: [
-        ("accounts", "view_user"),
-        ("payments", "adjust_credits"),
-        ("payments", "adjust_credits_any_amount"),
-        ("refunds", "execute_refund"),
-        ("refunds", "approve_refund"),
-    ],
-}
-PORTAL_APPS = ("accounts", "payments", "refunds")
 
 
 def staff_with_role(role: str | None, **fields) -> User:
-    """A staff member with exactly `role` (None: no role, no permission at all)."""
+    """A staff member with exactly `role` (accounts/roles.py; None: no role, no permission at all)."""
     staff = StaffFactory(**fields)
     staff.user_permissions.clear()
     staff.groups.clear()
-    if role is None:
-        return staff
-    group = Group.objects.filter(name=role).first()
-    if group is not None:
-        staff.groups.add(group)
-    elif role == ADMINISTRATOR:
-        staff.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=PORTAL_APPS))
-    else:
-        for app_label, codename in ROLE_PERMISSIONS[role]:
-            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if permission is not None:
-                staff.user_permissions.add(permission)
+    if role is not None:
+        roles_ensure()  # tests that empty the database between them lose the migration's groups
+        staff.groups.add(Group.objects.get(name=role))
     return User.objects.get(pk=staff.pk)  # no stale permission cache
 
 

@@ -1,9 +1,11 @@
 """Two-factor authentication: enrolment, the verify step, recovery codes, and what a session that
 passed only the password can reach (nothing of the portal; the matrix checks every URL too)."""
 
+import io
 import re
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -273,3 +275,20 @@ def test_the_verify_page_shows_no_portal_navigation(client, fran, require_2fa):
 
     assert 'aria-label="Main"' not in html
     assert "Log out" in html
+
+
+# A lost phone.
+
+
+def test_after_a_reset_the_next_login_sets_up_a_new_app(client, fran, require_2fa):
+    totp_device_confirmed(fran)
+    StaticDevice.objects.create(user=fran, name="Recovery codes").token_set.create(token="abcdefgh")
+
+    call_command("two_factor_reset", "Fran@StatStak.test", stdout=io.StringIO())
+
+    assert not TOTPDevice.objects.filter(user=fran).exists()
+    assert not StaticToken.objects.filter(device__user=fran).exists()
+    assert AuditEvent.objects.filter(action="two_factor_reset", target_user=fran, actor_label="Command line").exists()
+    password_login(client, fran.email)
+    assert client.get(reverse("user_list")).url.startswith(VERIFY)
+    assert client.get(VERIFY).url.startswith(SETUP)
