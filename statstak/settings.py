@@ -258,6 +258,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The login form's field is `username` (it holds the email); counted case-insensitively, as it logs in.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.login_protection.login_username"
+# Axes keeps a failed attempt's form (password masked); the CSRF token need not be kept either.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.login_protection.login_locked_out"
 # The client address the audit trail uses too (X-Forwarded-For only with TRUST_X_FORWARDED_FOR).

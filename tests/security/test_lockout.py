@@ -152,3 +152,14 @@ def test_a_lockout_is_a_log_line_without_the_email(client, fran, caplog):
         fail(client, fran.email, 5)
     assert "Login refused: too many failed attempts" in caplog.text
     assert fran.email not in caplog.text
+
+
+def test_the_stored_failed_attempt_keeps_no_password_and_no_csrf_token(client, fran):
+    client.post(
+        reverse("login"),
+        {"username": fran.email, "password": "not the password", "csrfmiddlewaretoken": "a-csrf-token-value"},
+    )
+
+    stored = AccessAttempt.objects.get().post_data
+    assert "not the password" not in stored
+    assert "a-csrf-token-value" not in stored
