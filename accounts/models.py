@@ -155,6 +155,11 @@ class AuditEvent(models.Model):
     class Action(models.TextChoices):
         LOGIN_SUCCEEDED = "login_succeeded", "Logged in"
         LOGIN_FAILED = "login_failed", "Login failed"
+        LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out"
+        TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Two-factor set up"
+        TWO_FACTOR_FAILED = "two_factor_failed", "Two-factor code refused"
+        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
+        TWO_FACTOR_RESET = "two_factor_reset", "Two-factor reset"
         LOGOUT = "logout", "Logged out"
         CREDITS_ADJUSTED = "credits_adjusted", "Credits changed"
         REFUND_REQUESTED = "refund_requested", "Refund requested"

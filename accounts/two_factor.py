@@ -48,10 +48,10 @@ TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
 
 # Not yet members of AuditEvent.Action (the lead's list); the values are what the rows store.
-TWO_FACTOR_ENROLLED = getattr(AuditEvent.Action, "TWO_FACTOR_ENROLLED", "two_factor_enrolled")
-TWO_FACTOR_FAILED = getattr(AuditEvent.Action, "TWO_FACTOR_FAILED", "two_factor_failed")
-RECOVERY_CODE_USED = getattr(AuditEvent.Action, "RECOVERY_CODE_USED", "recovery_code_used")
-TWO_FACTOR_RESET = getattr(AuditEvent.Action, "TWO_FACTOR_RESET", "two_factor_reset")
+TWO_FACTOR_ENROLLED = AuditEvent.Action.TWO_FACTOR_ENROLLED
+TWO_FACTOR_FAILED = AuditEvent.Action.TWO_FACTOR_FAILED
+RECOVERY_CODE_USED = AuditEvent.Action.RECOVERY_CODE_USED
+TWO_FACTOR_RESET = AuditEvent.Action.TWO_FACTOR_RESET
 
 _TOTP_CODE = re.compile(r"^\d{6}$")
 _RECOVERY_CODE = re.compile(r"^[a-z2-7]{8}$")
