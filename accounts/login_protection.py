@@ -24,7 +24,7 @@ from statstak.correlation import request_client
 
 logger = logging.getLogger(__name__)
 
-# Not yet a member of AuditEvent.Action (the lead's list); the value is what the row stores.
+# The audit action this module writes.
 LOGIN_LOCKED_OUT = AuditEvent.Action.LOGIN_LOCKED_OUT
 
 SESSION_LAST_SEEN = "statstak_last_seen"

@@ -47,7 +47,7 @@ RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
 
-# Not yet members of AuditEvent.Action (the lead's list); the values are what the rows store.
+# The audit actions this module writes.
 TWO_FACTOR_ENROLLED = AuditEvent.Action.TWO_FACTOR_ENROLLED
 TWO_FACTOR_FAILED = AuditEvent.Action.TWO_FACTOR_FAILED
 RECOVERY_CODE_USED = AuditEvent.Action.RECOVERY_CODE_USED
