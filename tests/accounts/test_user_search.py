@@ -139,3 +139,25 @@ def test_a_short_word_search_uses_the_trigram_index():
         plan = queryset.explain()
         cursor.execute("RESET enable_seqscan")
     assert "accounts_user_search_trgm" in plan
+
+
+def test_both_steps_of_a_search_give_the_same_newest_first_pages(monkeypatch):
+    """The window step (common words) and the index step (rare words) must agree with each other."""
+    import accounts.selectors
+
+    now = timezone.now()
+    users = [
+        CustomerFactory(last_name="Stepper" if i % 3 else "Other", date_joined=now - timedelta(hours=i))
+        for i in range(40)
+    ]
+    expected = sorted((u for u in users if u.last_name == "Stepper"), key=lambda u: u.date_joined, reverse=True)
+    for window in (5, 12, 1000):  # the window holds less than a page, about a page, everything
+        monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", window)
+        seen, after = [], None
+        while True:
+            page = user_search(query="stepper", after=after, page_size=4)
+            seen.extend(page.users)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == expected, window
