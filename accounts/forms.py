@@ -63,6 +63,10 @@ class AuditFilterForm(forms.Form):
             cleaned["customer_user"] = User.objects.filter(email__iexact=email).first()
             if cleaned["customer_user"] is None:
                 self.add_error("customer", "No user has that email address.")
+        for name in ("since", "until"):
+            if cleaned.get(name) and not 2000 <= cleaned[name].year <= 2999:
+                self.add_error(name, "Enter a date between the years 2000 and 2999.")
+                cleaned[name] = None
         if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
             self.add_error("until", "The end date is before the start date.")
         return cleaned

@@ -187,6 +187,11 @@ def _refund_reserve(
     else:
         if credits_to_remove < 0:
             raise RefundRefused("Credits to remove cannot be negative.", field="credits_to_remove")
+        if credits_to_remove > locked.credits_bought:
+            raise RefundRefused(
+                f"At most {locked.credits_bought:,} credits, what this payment bought, can be removed with it.",
+                field="credits_to_remove",
+            )
         credits_delta = -credits_to_remove
 
     _daily_cap_check(actor=actor, currency=locked.currency, amount=amount)
@@ -341,7 +346,21 @@ def refund_record_answer(*, refund: Refund, answer: GatewayRefund, by: str = "")
 
 def _refund_succeed(*, refund: Refund, payment: Payment) -> None:
     customer = User.objects.select_for_update().get(pk=payment.user_id)
-    payment.amount_refunded += refund.amount
+    refunded = payment.amount_refunded + refund.amount
+    if refunded > payment.amount:
+        # Only a refund made at the gateway can get here (the portal reserves first): say, card
+        # money refunded in the Stripe Dashboard on top of an Account-credits refund, which the
+        # gateway never saw. The money did leave, so the ledger records it; the payment's total
+        # stops at its amount, and a person must look.
+        logger.error(
+            "refund %s takes payment %s past its amount (%s of %s); recorded, needs a person",
+            refund.pk,
+            payment.pk,
+            refunded,
+            payment.amount,
+        )
+        refunded = payment.amount
+    payment.amount_refunded = refunded
     payment.status = (
         Payment.Status.REFUNDED if payment.amount_refunded >= payment.amount else Payment.Status.PARTIALLY_REFUNDED
     )
@@ -709,7 +728,8 @@ def refund_reconcile(*, refund: Refund) -> RefundReconciled:
             except (GatewayUnavailable, GatewayDeclined) as error:
                 logger.warning("refund %s: no answer from the gateway (%s); still %s", refund.pk, error, before)
                 answer, note = None, "no answer from the gateway"
-        elif refund.created_at < timezone.now() - RECONCILE_RESEND_WITHIN:
+        elif (refund.decided_at or refund.created_at) < timezone.now() - RECONCILE_RESEND_WITHIN:
+            # Measured from when the key was first used: approval, for a refund that waited for it.
             logger.error("refund %s: pending with no gateway id for over a day; a person must check", refund.pk)
             answer, note = None, "too old to send again safely; check at the gateway"
         else:
@@ -732,7 +752,17 @@ def refunds_reconcile(*, older_than: timedelta | None = None, limit: int = 500) 
     unsettled = Refund.objects.filter(
         status__in=Refund.UNSETTLED, created_at__lte=timezone.now() - older_than
     ).order_by("created_at", "id")[:limit]
-    return [refund_reconcile(refund=refund) for refund in list(unsettled)]
+    if connection.in_atomic_block:
+        raise RuntimeError("Reconciliation calls the gateway; it must not run inside a transaction.")
+    results = []
+    for refund in list(unsettled):
+        try:
+            results.append(refund_reconcile(refund=refund))
+        except Exception:
+            # One refund that cannot be settled must not stop the others, every five minutes.
+            logger.exception("refund %s: reconciliation failed; the others go on", refund.pk)
+            results.append(RefundReconciled(refund.pk, refund.status, refund.status, "reconciliation failed; see logs"))
+    return results
 
 
 # Maker-checker: a refund over REFUND_APPROVAL_THRESHOLD is created `awaiting_approval` (its

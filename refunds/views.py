@@ -136,6 +136,8 @@ def approvals(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def refund_decide(request: HtmxHttpRequest, refund_pk: int, decision: str) -> HttpResponse:
+    if not request.user.has_perm("refunds.approve_refund"):
+        raise PermissionDenied("You do not have permission to approve refunds.")
     refund = get_object_or_404(Refund.objects.select_related("payment__user", "requested_by"), pk=refund_pk)
     form = RefundDecisionForm(request.POST)
     error = ""

@@ -185,3 +185,9 @@ def test_nobody_changes_their_own_role_and_support_cannot_manage_staff(admin_cli
     client.force_login(support)
     assert client.post(reverse("staff_list"), {"member": support.pk, "role": "Administrator"}).status_code == 403
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.STAFF_CHANGED).exists()
+
+
+def test_an_out_of_range_date_is_a_form_error_not_a_crash(admin_client):
+    for params in ({"until": "9999-12-31"}, {"since": "0001-01-01"}):
+        assert admin_client.get(reverse("audit_log"), params).status_code == 422
+        assert admin_client.get(reverse("audit_export"), params).status_code == 400

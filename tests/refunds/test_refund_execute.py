@@ -231,3 +231,27 @@ def test_a_customer_without_a_phone_gets_a_failed_message_that_says_why(make_pay
     [message] = sms_about(refund)
     assert message.status == SmsMessage.Status.FAILED
     assert message.last_error == "No phone number"
+
+
+def test_credits_removed_with_a_card_refund_are_at_most_what_the_payment_bought(make_payment, finance):
+    payment = make_payment()  # bought 500
+    with pytest.raises(RefundRefused, match="At most 500 credits"):
+        execute(payment, finance, amount=1, credits_to_remove=501)
+    assert not Refund.objects.exists()
+
+
+def test_a_gateway_refund_past_the_payments_amount_is_recorded_and_the_total_capped(make_payment, finance):
+    from refunds.services import refund_external_record
+
+    payment = make_payment()
+    execute(payment, finance, type=Refund.Type.CREDITS, amount=10000)  # the gateway never saw this one
+    external = refund_external_record(
+        payment=Payment.objects.get(pk=payment.pk),
+        answer=GatewayRefund(id="re_dashboard_1", status="succeeded"),
+        amount=10000,
+    )
+    payment.refresh_from_db()
+    assert external.status == Refund.Status.SUCCEEDED
+    assert payment.amount_refunded == payment.amount
+    assert LedgerEntry.objects.get(refund=external).money_delta == -10000
+    assert ledger_verify().mismatch_count == 0
