@@ -87,7 +87,7 @@ def refund_execute(
     """
     # Every submit of one form (double click, retry, second tab) takes the same lock first, so a
     # duplicate waits for the first to finish all three phases and then shows the same outcome.
-    with _advisory_session_lock(_IDEMPOTENCY_LOCKS, idempotency_key):
+    with _advisory_lock(_IDEMPOTENCY_LOCKS, idempotency_key):
         refund, created = _refund_reserve(
             payment=payment,
             type=type,
@@ -105,26 +105,35 @@ def refund_execute(
         return _refund_carry_out(refund)
 
 
+# Advisory-lock namespaces: one form's submits (its idempotency key); one refund's gateway call.
 _IDEMPOTENCY_LOCKS = 0x5EF2
+_REFUND_LOCKS = 0x5EF0
 
 
 @contextmanager
-def _advisory_session_lock(namespace: int, key: str) -> Iterator[None]:
-    """A session-level advisory lock on (namespace, hash of key), held outside any transaction."""
+def _advisory_lock(namespace: int, key: int | str, *, wait: bool = True) -> Iterator[bool]:
+    """A session-level advisory lock on (namespace, key), held outside any transaction so that it
+    spans a refund's phases. Yields whether this session holds it: with `wait=False`, False at
+    once when another session does. A string key is hashed by PostgreSQL."""
     if connection.in_atomic_block:
         raise RuntimeError("This lock spans the refund's phases; take it outside any transaction.")
+    key_sql = "hashtext(%s)" if isinstance(key, str) else "%s"
+    function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [namespace, key])
+        cursor.execute(f"SELECT {function}(%s, {key_sql})", [namespace, key])
+        held = cursor.fetchone()[0] is not False  # pg_advisory_lock returns nothing: it waited
     try:
-        yield
+        yield held
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [namespace, key])
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT pg_advisory_unlock(%s, {key_sql})", [namespace, key])
 
 
 def _refund_carry_out(refund: Refund) -> Refund:
-    """Phases 2 and 3 for a refund that is pending and may go ahead."""
-    with _refund_claimed(refund):
+    """Phases 2 and 3 for a refund that is pending and may go ahead, holding the refund's lock so
+    that reconciliation skips it while its request is at the gateway."""
+    with _advisory_lock(_REFUND_LOCKS, refund.pk):
         if refund.type == Refund.Type.CREDITS:
             return refund_record_answer(refund=refund, answer=GatewayRefund(id="", status="succeeded"))
         answer = _gateway_ask(refund)
@@ -255,27 +264,6 @@ def _daily_cap_check(*, actor: User, currency: str, amount: int) -> None:
             "Administrator.",
             field="amount",
         )
-
-
-def _advisory_key(refund: Refund) -> list[int]:
-    return [0x5EF0, refund.pk]  # (refunds namespace, refund id)
-
-
-class _refund_claimed:
-    """Hold a session-level advisory lock on the refund while the gateway is asked and the answer
-    recorded, outside any transaction: reconciliation skips a refund whose request is still at
-    the gateway."""
-
-    def __init__(self, refund: Refund):
-        self.key = _advisory_key(refund)
-
-    def __enter__(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", self.key)
-
-    def __exit__(self, *exc) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", self.key)
 
 
 def _gateway_ask(refund: Refund) -> GatewayRefund | None:
@@ -685,22 +673,6 @@ class RefundReconciled:
         return self.before != self.after
 
 
-@contextmanager
-def _refund_claim_attempt(refund: Refund) -> Iterator[bool]:
-    """The refund's advisory lock (the one `refund_execute` holds through the gateway call) if it is
-    free: True when this session holds it until the block ends, False when someone else does."""
-    key = _advisory_key(refund)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
-        claimed = cursor.fetchone()[0]
-    try:
-        yield claimed
-    finally:
-        if claimed:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-
-
 def refund_reconcile(*, refund: Refund) -> RefundReconciled:
     """Ask the gateway again about one unsettled refund, and record what it says.
 
@@ -711,7 +683,7 @@ def refund_reconcile(*, refund: Refund) -> RefundReconciled:
     """
     if connection.in_atomic_block:
         raise RuntimeError("Reconciliation calls the gateway; it must not run inside a transaction.")
-    with _refund_claim_attempt(refund) as claimed:
+    with _advisory_lock(_REFUND_LOCKS, refund.pk, wait=False) as claimed:
         if not claimed:
             return RefundReconciled(refund.pk, refund.status, refund.status, "being worked on elsewhere; skipped")
         refund = Refund.objects.select_related("payment").get(pk=refund.pk)
