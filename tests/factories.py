@@ -68,3 +68,24 @@ class SmsMessageFactory(factory.django.DjangoModelFactory):
     to = factory.LazyAttribute(lambda message: message.user.phone)
     body = factory.Sequence(lambda n: f"Your refund #{n} is on its way.")
     status = SmsMessage.Status.QUEUED
+
+
+def purchase_record(payment):
+    """Enter `payment` in the ledger as the purchase that gave its customer the credits it bought."""
+    from django.db import transaction
+
+    from payments.models import LedgerEntry
+    from payments.services import ledger_append
+
+    with transaction.atomic():
+        customer = User.objects.select_for_update().get(pk=payment.user_id)
+        ledger_append(
+            locked_user=customer,
+            kind=LedgerEntry.Kind.PURCHASE,
+            credits_delta=payment.credits_bought,
+            money_delta=payment.amount,
+            currency=payment.currency,
+            actor=None,
+            payment=payment,
+        )
+    return payment

@@ -22,15 +22,14 @@ from urllib.parse import quote
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 
 from accounts.models import SmsMessage, User
 from accounts.roles import FINANCE
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
-from payments.services import ledger_append
 from refunds.models import Refund
-from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory, StaffFactory
+from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory, StaffFactory, purchase_record
 
 PAYMENTS = 12
 CREDIT_CLIENTS = 8
@@ -126,19 +125,7 @@ def queue_clear() -> None:
 
 
 def paid(customer: User) -> Payment:
-    payment = PaymentFactory(user=customer)
-    with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=customer.pk)
-        ledger_append(
-            locked_user=locked,
-            kind=LedgerEntry.Kind.PURCHASE,
-            credits_delta=payment.credits_bought,
-            money_delta=payment.amount,
-            currency=payment.currency,
-            actor=None,
-            payment=payment,
-        )
-    return payment
+    return purchase_record(PaymentFactory(user=customer))
 
 
 def login(base: str) -> requests.Session:

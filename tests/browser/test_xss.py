@@ -15,8 +15,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from accounts.models import SmsMessage
 from payments.services import credits_adjust
 from tests.browser.helpers import search_box
-from tests.factories import CustomerFactory, PaymentFactory, SmsMessageFactory
-from tests.refunds.conftest import purchase
+from tests.factories import CustomerFactory, PaymentFactory, SmsMessageFactory, purchase_record
 from tests.security.conftest import FINANCE, staff_with_role
 
 pytestmark = pytest.mark.browser
@@ -29,7 +28,7 @@ TEMPLATE = "{{ 7|add:42 }}"
 @pytest.fixture
 def victim(transactional_db):
     customer = CustomerFactory(first_name=SCRIPT, last_name=BREAKOUT + TEMPLATE, email="victim@example.com")
-    purchase(PaymentFactory(user=customer, description=SCRIPT + BREAKOUT, gateway_id="pi_sandbox_xss_1"))
+    purchase_record(PaymentFactory(user=customer, description=SCRIPT + BREAKOUT, gateway_id="pi_sandbox_xss_1"))
     return customer
 
 
