@@ -26,17 +26,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from unittest import mock
 
 import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.db.models import QuerySet, TextField, Value  # noqa: E402
-from django.db.models.functions import Concat, Lower  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -44,7 +40,7 @@ from tqdm import tqdm  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.search import SearchableText, folded_value  # noqa: E402
-from accounts.selectors import UserPage, user_search  # noqa: E402
+from accounts.selectors import user_search  # noqa: E402
 
 try:
     # Customers with the ledger entries that explain their opening balances.
@@ -417,7 +413,6 @@ def report_write(
     results: list[CaseResult],
     rows: list[list[str]],
     explain: tuple[str, str],
-    experiment: list[str],
     args: argparse.Namespace,
 ) -> Path:
     sql, plan = explain
@@ -459,97 +454,10 @@ def report_write(
         "```",
         "",
     ]
-    if experiment:
-        lines += ["## EXPERIMENT: short words matched at the start of a word (not the shipped code)", ""]
-        lines += [*experiment, ""]
     OUT_DIR.mkdir(exist_ok=True)
     path = OUT_DIR / "search.md"
     path.write_text("\n".join(lines))
     return path
-
-
-# --- EXPERIMENT (opt-in: --experiment) --------------------------------------------------------
-#
-# Not the shipped code. The benchmark shows that a query made only of one- or two-letter words
-# ("xu", "jo qx") cannot use the trigram index (a trigram needs three characters), so Postgres
-# reads all million rows to find out that nothing matches: seconds per request. pg_trgm pads
-# every word of the indexed text with blanks ("  x", " xu"), so a short word matched at the START
-# of a word (a name, or a part of an email) does have trigrams the index can use, with the index
-# as it is. This scratch copy of accounts.selectors.user_search (as of this benchmark) does that,
-# to measure the change before anyone makes it in the app.
-
-# The characters that start a word in a name or an email. Spelled out, not [^[:alnum:]]: pg_trgm
-# gives up extracting trigrams from a character class that large and falls back to a full scan.
-EXPERIMENT_WORD_START = "(^|[ .@_+'-])"
-EXPERIMENT_QUERIES = ["maria", "el", "ma", "e", "ng", "wu", "xu", "jo qx"]
-
-
-def _experiment_matches(query: str) -> QuerySet[User]:
-    matches = User.objects.all()
-    words = query.split()
-    if words:
-        matches = matches.alias(searchable=SearchableText())
-    for word in words:
-        if len(word) >= 3:
-            matches = matches.filter(searchable__contains=folded_value(word))
-        else:
-            # Regex metacharacters are not alphanumeric; a backslash makes each one literal.
-            literal = "".join(ch if ch.isalnum() else "\\" + ch for ch in word)
-            pattern = Concat(Value(EXPERIMENT_WORD_START), folded_value(literal), output_field=TextField())
-            matches = matches.filter(searchable__regex=pattern)
-    return matches
-
-
-def experimental_user_search(*, query: str = "", after: int | None = None, page_size: int | None = None) -> UserPage:
-    """EXPERIMENT: `user_search` with words of one or two characters matched at a word's start."""
-    page_size = page_size or settings.USER_LIST_PAGE_SIZE
-    words = query.split()
-    matches = _experiment_matches(query)
-    exact: list[User] = []
-    if "@" in query and len(words) == 1:
-        exact = list(User.objects.alias(email_lower=Lower("email")).filter(email_lower=query.lower()))
-        matches = matches.exclude(pk__in=[user.pk for user in exact])
-    if after is not None:
-        boundary = User.objects.filter(pk=after).values_list("date_joined", flat=True).first()
-        if boundary is not None:
-            matches = matches.filter(date_joined__lte=boundary).exclude(date_joined=boundary, pk__gte=after)
-        exact = []
-    rows = list(matches.order_by("-date_joined", "-id")[: page_size + 1 - len(exact)])
-    rows = exact + rows
-    next_after = rows[page_size - 1].pk if len(rows) > page_size else None
-    return UserPage(users=rows[:page_size], next_after=next_after)
-
-
-def experiment_run(client: Client, *, warmup: int, repeat: int, budget_s: float) -> list[str]:
-    """The Users page through the real view, with the real selector and then with the scratch copy."""
-    url = reverse("user_list")
-    headers = ["typed", "matches now / with change", "now p50 / p95 ms", "with change p50 / p95 ms", "p95 speed-up"]
-    rows = []
-    for query in EXPERIMENT_QUERIES:
-        print(f"EXPERIMENT: {query!r}…", flush=True)
-        request = requester(client, url, {"q": query})
-        now, _ = measure(request, warmup=warmup, repeat=repeat, budget_s=budget_s)
-        with mock.patch("accounts.views.user_search", experimental_user_search):
-            changed, _ = measure(request, warmup=warmup, repeat=repeat, budget_s=budget_s)
-        rows.append(
-            [
-                repr(query),
-                f"{match_count(query):,} / {_experiment_matches(query).count():,}",
-                f"{_ms(now.p50)} / {_ms(now.p95)} (n={len(now.samples_ms)})",
-                f"{_ms(changed.p50)} / {_ms(changed.p95)} (n={len(changed.samples_ms)})",
-                f"{now.p95 / changed.p95:,.1f}x",
-            ]
-        )
-    return [
-        f"Words of one or two characters match at the start of a word (`{EXPERIMENT_WORD_START}` then the word, "
-        "a regex on the same indexed expression, so the trigram index as it is serves it); longer words still "
-        "match anywhere. Full page through `accounts.views.user_list`, with `user_search` swapped for a scratch "
-        "copy.",
-        "",
-        "| " + " | ".join(headers) + " |",
-        "|" + "---|" * len(headers),
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -570,11 +478,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fresh", action="store_true", help="drop and recreate the bench database first, to time seeding"
     )
-    parser.add_argument(
-        "--experiment",
-        action="store_true",
-        help="also measure a scratch change to the search (short words matched at a word's start)",
-    )
     args = parser.parse_args(argv)
     if args.repeat < 2 or args.warmup < 1:
         parser.error("--repeat must be at least 2 and --warmup at least 1")
@@ -593,9 +496,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Measuring {case.label} ({case.query!r})…", flush=True)
         results.append(case_run(client, case, warmup=args.warmup, repeat=args.repeat, budget_s=args.budget))
     explain = explain_search(EXPLAIN_QUERY)
-    experiment = (
-        experiment_run(client, warmup=args.warmup, repeat=args.repeat, budget_s=args.budget) if args.experiment else []
-    )
 
     rows = table_rows(results)
     print()
@@ -607,13 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"EXPLAIN (ANALYZE, BUFFERS) of our search for {EXPLAIN_QUERY!r}:")
     print(explain[1])
-    if experiment:
-        print()
-        print("EXPERIMENT (not the shipped code): short words matched at the start of a word")
-        print("\n".join(experiment))
-    path = report_write(
-        env=env, seed=seed, results=results, rows=rows, explain=explain, experiment=experiment, args=args
-    )
+    path = report_write(env=env, seed=seed, results=results, rows=rows, explain=explain, args=args)
     print(f"\nWritten to {path}")
     return 0
 
