@@ -25,7 +25,17 @@ def _payment_info_context(request: HtmxHttpRequest, customer: User, form: Credit
         "customer": customer,
         "credits_form": form,
         "can_adjust_credits": request.user.has_perm("payments.adjust_credits"),
+    }
+
+
+def _payments_tab_context(
+    request: HtmxHttpRequest, customer: User, form: CreditsForm | None = None, before: int | None = None
+) -> dict:
+    """Everything the whole Payments tab shows: Payment info, recent credit changes, Past payments."""
+    return _payment_info_context(request, customer, form) | {
         "recent": ledger_history(user=customer, limit=RECENT_ENTRIES),
+        "history": payment_history(user=customer, before=before),
+        "can_refund": request.user.has_perm("refunds.execute_refund"),
     }
 
 
@@ -49,12 +59,10 @@ def user_payments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = HistoryPageForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest("The “before” page marker must be a positive whole number.")
-    context = _payment_info_context(request, customer)
     # Regions that refresh themselves after a refund or a credits change (HTMX events).
     if request.htmx and request.htmx.target == "payment-info":
-        return render(request, "payments/payment_info.html", context)
-    context["history"] = payment_history(user=customer, before=form.cleaned_data["before"])
-    context["can_refund"] = request.user.has_perm("refunds.execute_refund")
+        return render(request, "payments/payment_info.html", _payment_info_context(request, customer))
+    context = _payments_tab_context(request, customer, before=form.cleaned_data["before"])
     if request.htmx and request.htmx.target == "past-payments":
         return render(request, "payments/past_payments.html", context)
     return profile_render(
@@ -127,10 +135,10 @@ def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         response = render(request, "payments/payment_info.html", context)
         return trigger_client_event(response, "credits-changed")
 
-    context = _payment_info_context(request, customer, form)
     if request.htmx:
-        context["oob_profile_credits"] = status == 409
+        context = _payment_info_context(request, customer, form) | {"oob_profile_credits": status == 409}
         return render(request, "payments/payment_info.html", context, status=status)
+    context = _payments_tab_context(request, customer, form)
     return profile_render(
         request,
         customer=customer,

@@ -160,3 +160,15 @@ def test_it_refuses_get_anonymous_and_customers(client, customer, editor):
 def test_an_unknown_user_is_a_404(editor):
     response = editor.post(reverse("credits_edit", args=[987654]), {"credits": "5", "expected_balance": "0"})
     assert response.status_code == 404
+
+
+def test_without_javascript_an_error_page_still_shows_past_payments(editor, customer):
+    from tests.factories import PaymentFactory
+
+    PaymentFactory(user=customer, description="Pro pack — 500 credits")
+    response = post(editor, customer, htmx=False, credits="-5")
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "Credits cannot be negative." in html
+    assert "Pro pack — 500 credits" in html
+    assert "Recent credit changes" in html
