@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import audit  # noqa: F401  (connects the login/logout audit receivers)
+        from accounts.audit import AccountAction  # also connects the login/logout audit receivers
+        from audit.actions import audit_actions_register
+
+        audit_actions_register(AccountAction)

@@ -17,15 +17,15 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.audit import AccountAction
 from accounts.forms import StaffAuthenticationForm
-from accounts.models import AuditEvent
-from accounts.services import audit_record
-from statstak.correlation import request_client
+from audit.services import audit_record
+from core.correlation import request_client
 
 logger = logging.getLogger(__name__)
 
 # The audit action this module writes.
-LOGIN_LOCKED_OUT = AuditEvent.Action.LOGIN_LOCKED_OUT
+LOGIN_LOCKED_OUT = AccountAction.LOGIN_LOCKED_OUT
 
 SESSION_LAST_SEEN = "statstak_last_seen"
 SESSION_STARTED = "statstak_session_started"

@@ -1,6 +1,7 @@
 """The portal's staff roles: Django groups and the permissions each carries.
 
-Created by a migration (accounts 0004) from this table; permissions are checked in services and
+Created by migrations (accounts 0004, with each app granting its own permissions: payments 0006,
+refunds 0003) from this table; permissions are checked in services and
 views, never only hidden in templates. Limits (the Support credit-change cap, the approval
 threshold, the daily refund cap) live in settings.
 """
@@ -22,8 +23,8 @@ FINANCE_PERMISSIONS = [
 ADMINISTRATOR_PERMISSIONS = [
     *FINANCE_PERMISSIONS,
     ("accounts", "manage_staff"),
-    ("accounts", "view_auditevent"),
-    ("accounts", "export_auditevent"),
+    ("audit", "view_auditevent"),
+    ("audit", "export_auditevent"),
 ]
 
 ROLES = {
@@ -43,3 +44,37 @@ def roles_ensure() -> None:
         group.permissions.set(
             [Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in permissions]
         )
+
+
+def role_permissions_grant(app_label: str, grants: list[tuple[str, str]]):
+    """A migration operation: give roles (by name) permissions of `app_label` (by codename).
+
+    Each app grants its own permissions to the roles in its own migration, so that accounts
+    depends on no app above it. Adding a grant twice changes nothing; reversing removes it.
+    The operation uses only the migration's historical models, never this module's tables.
+    """
+    from django.contrib.auth.management import create_permissions
+    from django.db import migrations
+
+    def grant(apps, schema_editor) -> None:
+        # Permissions are normally created after all migrations ran; the grants need them now.
+        app_config = apps.get_app_config(app_label)
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+        Group = apps.get_model("auth", "Group")
+        Permission = apps.get_model("auth", "Permission")
+        for role, codename in grants:
+            group, _ = Group.objects.get_or_create(name=role)
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+    def revoke(apps, schema_editor) -> None:
+        Group = apps.get_model("auth", "Group")
+        Permission = apps.get_model("auth", "Permission")
+        for role, codename in grants:
+            for group in Group.objects.filter(name=role):
+                group.permissions.remove(
+                    *Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+                )
+
+    return migrations.RunPython(grant, revoke)

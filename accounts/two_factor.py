@@ -40,18 +40,19 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from qrcode.image.svg import SvgPathFillImage
 
-from accounts.models import AuditEvent, User
-from accounts.services import audit_record
+from accounts.audit import AccountAction
+from accounts.models import User
+from audit.services import audit_record
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
 
 # The audit actions this module writes.
-TWO_FACTOR_ENROLLED = AuditEvent.Action.TWO_FACTOR_ENROLLED
-TWO_FACTOR_FAILED = AuditEvent.Action.TWO_FACTOR_FAILED
-RECOVERY_CODE_USED = AuditEvent.Action.RECOVERY_CODE_USED
-TWO_FACTOR_RESET = AuditEvent.Action.TWO_FACTOR_RESET
+TWO_FACTOR_ENROLLED = AccountAction.TWO_FACTOR_ENROLLED
+TWO_FACTOR_FAILED = AccountAction.TWO_FACTOR_FAILED
+RECOVERY_CODE_USED = AccountAction.RECOVERY_CODE_USED
+TWO_FACTOR_RESET = AccountAction.TWO_FACTOR_RESET
 
 _TOTP_CODE = re.compile(r"^\d{6}$")
 _RECOVERY_CODE = re.compile(r"^[a-z2-7]{8}$")

@@ -1,25 +1,16 @@
-import csv
-import json
-from dataclasses import asdict
-
 from django.core.exceptions import PermissionDenied
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.middleware import HtmxDetails
 
-from accounts.access import staff_required, user_get_for_staff
-from accounts.forms import AuditFilterForm, StaffUpdateForm, UserSearchForm
-from accounts.models import AuditEvent, User
+from accounts.access import user_get_for_staff
+from accounts.forms import StaffUpdateForm, UserSearchForm
+from accounts.models import User
 from accounts.roles import ROLES
-from accounts.selectors import audit_events, audit_page, user_search
-from accounts.services import StaffChangeRefused, audit_record, staff_role, staff_update
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
+from accounts.selectors import user_search
+from accounts.services import StaffChangeRefused, staff_role, staff_update
+from core.access import staff_required
+from core.htmx import HtmxHttpRequest
 
 # The profile's tabs: (key, label, URL name). Each tab's view lives in the app that owns its data.
 PROFILE_TABS = [
@@ -62,86 +53,6 @@ def user_list(request: HtmxHttpRequest) -> HttpResponse:
 def user_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = user_get_for_staff(staff=request.user, pk=pk)
     return profile_render(request, customer=customer, tab="overview", template_name="accounts/user_overview.html")
-
-
-AUDIT_CSV_COLUMNS = [
-    "id",
-    "time",
-    "actor",
-    "actor_id",
-    "action",
-    "customer_id",
-    "about",
-    "before",
-    "after",
-    "ip_address",
-    "user_agent",
-    "correlation_id",
-]
-
-
-def _audit_permission_check(request: HtmxHttpRequest, codename: str = "view_auditevent") -> None:
-    if not request.user.has_perm(f"accounts.{codename}"):
-        raise PermissionDenied("The audit log is for Administrators.")
-
-
-@require_GET
-@staff_required
-def audit_log(request: HtmxHttpRequest) -> HttpResponse:
-    _audit_permission_check(request)
-    form = AuditFilterForm(request.GET)
-    page = None
-    status = 200
-    if form.is_valid():
-        page = audit_page(filters=form.filters(), before=form.cleaned_data["before"])
-    else:
-        status = 422
-    query = request.GET.copy()
-    query.pop("before", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "nav": "audit"}
-    return render(request, "accounts/audit_log.html", context, status=status)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-@require_GET
-@staff_required
-def audit_export(request: HtmxHttpRequest) -> HttpResponse:
-    """The filtered audit log as CSV, streamed row by row: a million events never sit in memory."""
-    _audit_permission_check(request, "export_auditevent")
-    form = AuditFilterForm(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest("Fix the filters before exporting: " + form.errors.as_text())
-    filters = form.filters()
-    audit_record(action=AuditEvent.Action.AUDIT_EXPORTED, actor=request.user, after=asdict(filters))
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(AUDIT_CSV_COLUMNS)
-        for event in audit_events(filters=filters).iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    event.pk,
-                    event.created_at.isoformat(),
-                    event.actor_label,
-                    event.actor_id or "",
-                    event.action,
-                    event.target_user_id or "",
-                    f"{event.about_type_id}:{event.about_id}" if event.about_id else "",
-                    json.dumps(event.before, cls=DjangoJSONEncoder) if event.before is not None else "",
-                    json.dumps(event.after, cls=DjangoJSONEncoder) if event.after is not None else "",
-                    event.ip_address or "",
-                    event.user_agent,
-                    event.correlation_id,
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="statstak-audit-log.csv"'
-    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -13,9 +13,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import SmsMessage, User
+from accounts.models import User
 from bench.search import Timings, measure, requester
 from bench.seed import LONG_HISTORY_EMAIL, MANY_PAYMENTS_EMAIL
+from notifications.models import SmsMessage
 from payments.models import LedgerEntry, Payment
 
 TARGET_P95_MS = 100.0

@@ -32,8 +32,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import SmsMessage, User
+from accounts.models import User
 from bench.search import Timings, percentile
+from notifications.models import SmsMessage
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
 
@@ -288,7 +289,7 @@ def queue_clear_bench_jobs() -> None:
     """The bench database has no worker: drop the SMS jobs the refunds queued, so runs do not pile
     them up (the messages stay `queued`; bench/sms.py measures sending on a database of its own)."""
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM procrastinate_jobs WHERE status = 'todo' AND task_name = 'accounts.sms_send'")
+        cursor.execute("DELETE FROM procrastinate_jobs WHERE status = 'todo' AND task_name = 'notifications.sms_send'")
 
 
 def refunds_run(

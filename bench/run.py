@@ -98,7 +98,7 @@ def explains() -> list[tuple[str, str, str]]:
         ),
         (
             "Activity tab: text messages (sms_message_list)",
-            _captured(lambda: sms_message_list(user=long), "accounts_smsmessage", "ORDER BY"),
+            _captured(lambda: sms_message_list(user=long), "notifications_smsmessage", "ORDER BY"),
         ),
         (
             "Refund: what remains refundable (payment_refundable)",

@@ -29,7 +29,8 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from accounts.demo import EPOCH
-from accounts.models import SmsMessage, User
+from accounts.models import User
+from notifications.models import SmsMessage
 from payments.demo import PACKS, demo_customers_insert
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify

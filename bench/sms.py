@@ -40,8 +40,9 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from accounts.models import SmsMessage, User  # noqa: E402
-from accounts.services import sms_notify  # noqa: E402
+from accounts.models import User  # noqa: E402
+from notifications.models import SmsMessage  # noqa: E402
+from notifications.services import sms_notify  # noqa: E402
 
 ACCOUNT_SID = "AC" + "0" * 32
 OUT = Path(settings.BASE_DIR) / "bench" / "out"
@@ -76,7 +77,7 @@ def reset() -> list[User]:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers,"
-            " accounts_smsmessage RESTART IDENTITY CASCADE"
+            " notifications_smsmessage RESTART IDENTITY CASCADE"
         )
     users = list(User.objects.filter(email__endswith="@bench.statstak.test").order_by("pk"))
     for n in range(len(users), 100):

@@ -8,8 +8,8 @@ from django.urls import include, path
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET
 
-from accounts.access import staff_required
 from accounts.models import User
+from core.access import staff_required
 
 
 class UserAdmin(admin.ModelAdmin):

@@ -3,6 +3,10 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+# Refund statuses whose outcome is not known yet. Refunds are built on payments, so the list lives
+# here, below them: `refunds.Refund.UNSETTLED` is made from it, and the Payments tab counts by it.
+REFUND_UNSETTLED_STATUSES = ("pending", "requires_action")
+
 
 class Payment(models.Model):
     """A customer's payment at a gateway: money in, usually credits bought with it."""
@@ -75,9 +79,11 @@ class LedgerEntry(models.Model):
     )
     note = models.TextField(blank=True)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    refund = models.ForeignKey(
-        "refunds.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
-    )
+    # The refund this entry records (a refunds.Refund's id). A plain column in payments' schema, so
+    # that payments, which refunds builds on, depends on no refunds migration; refunds' migration
+    # 0003 makes it a foreign key in PostgreSQL, so it can only name a refund that exists, and a
+    # refund with ledger entries cannot be deleted.
+    refund_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     correlation_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(db_default=Now())
 
@@ -104,7 +110,7 @@ class LedgerEntry(models.Model):
             ),
             # Invariant 3: a refund is entered in the ledger once (a reversal is its own kind).
             models.UniqueConstraint(
-                fields=["refund"], condition=models.Q(kind="refund"), name="ledger_one_entry_per_refund"
+                fields=["refund_id"], condition=models.Q(kind="refund"), name="ledger_one_entry_per_refund"
             ),
         ]
 

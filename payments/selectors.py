@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from accounts.models import User
-from payments.models import LedgerEntry, Payment
+from payments.models import REFUND_UNSETTLED_STATUSES, LedgerEntry, Payment
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def payment_history(*, user: User, before: int | None = None, limit: int = 10) -
         .annotate(
             # `refunds` is the reverse side of refunds.Refund.payment: no import of the refunds app.
             refund_count=Count("refunds"),
-            unsettled_refund_count=Count("refunds", filter=Q(refunds__status__in=["pending", "requires_action"])),
+            unsettled_refund_count=Count("refunds", filter=Q(refunds__status__in=REFUND_UNSETTLED_STATUSES)),
         )
         .order_by("-created_at", "-id")
     )

@@ -3,13 +3,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AuditEvent, User
-from accounts.services import audit_record
+from accounts.models import User
+from audit.services import audit_record
+from core.correlation import correlation_id
+from payments.audit import PaymentAction
 from payments.models import LedgerEntry, Payment
-from statstak.correlation import correlation_id
 
 
 class CreditsRefused(ValueError):
@@ -37,7 +38,7 @@ def ledger_append(
     money_delta: int | None = None,
     currency: str = "",
     payment: Payment | None = None,
-    refund: models.Model | None = None,  # a refunds.Refund; payments does not import refunds
+    refund_id: int | None = None,  # the refunds.Refund it records; payments does not import refunds
 ) -> LedgerEntry:
     """Write one ledger entry and move the user's cached balance with it, in the caller's transaction.
 
@@ -60,7 +61,7 @@ def ledger_append(
         actor=actor,
         note=note,
         payment=payment,
-        refund=refund,
+        refund_id=refund_id,
         correlation_id=correlation_id(),
     )
     User.objects.filter(pk=locked_user.pk).update(credits=balance_after)
@@ -104,7 +105,7 @@ def credits_adjust(*, user: User, new_balance: int, expected_balance: int, actor
         note=note.strip(),
     )
     audit_record(
-        action=AuditEvent.Action.CREDITS_ADJUSTED,
+        action=PaymentAction.CREDITS_ADJUSTED,
         actor=actor,
         target_user=locked,
         about=entry,
@@ -163,7 +164,7 @@ def payment_record_from_gateway(
         payment=payment,
     )
     audit_record(
-        action=AuditEvent.Action.PAYMENT_RECORDED,
+        action=PaymentAction.PAYMENT_RECORDED,
         actor_label="Stripe",
         target_user=customer,
         about=payment,

@@ -7,10 +7,12 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts.access import staff_required, user_get_for_staff
+from accounts.access import user_get_for_staff
 from accounts.models import User
-from accounts.selectors import AuditFilter, audit_events, sms_message_list
 from accounts.views import HtmxHttpRequest, profile_render
+from audit.selectors import AuditFilter, audit_events
+from core.access import staff_required
+from notifications.selectors import sms_message_list
 from payments.forms import CreditsForm, HistoryPageForm
 from payments.selectors import ledger_history, payment_history
 from payments.services import CreditsConflict, CreditsRefused, credits_adjust

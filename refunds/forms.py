@@ -1,7 +1,7 @@
 from django import forms
 
+from core.money import MoneyParseError, money_parse
 from payments.models import Payment
-from payments.money import MoneyParseError, money_parse
 from refunds.models import Refund
 
 REASON_CHOICES = [("", "Choose a reason…"), *Refund.Reason.choices]
@@ -48,8 +48,8 @@ class RefundForm(forms.Form):
                         self.add_error("amount", "Enter an amount greater than zero.")
         else:
             cleaned["amount"] = None
-        if cleaned.get("reason") == Refund.Reason.OTHER and not cleaned.get("note", "").strip():
-            self.add_error("note", "Say why in the note when the reason is Other.")
+        if problem := Refund.note_problem(reason=cleaned.get("reason", ""), note=cleaned.get("note", "")):
+            self.add_error("note", problem)
         if refund_type == Refund.Type.CREDITS or cleaned.get("credits_to_remove") is None:
             cleaned["credits_to_remove"] = 0
         return cleaned

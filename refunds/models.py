@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from payments.models import Payment
+from payments.models import REFUND_UNSETTLED_STATUSES, Payment
 
 
 class Refund(models.Model):
@@ -39,7 +39,7 @@ class Refund(models.Model):
 
     # Statuses whose amount is taken from what remains refundable on the payment.
     RESERVING = (Status.AWAITING_APPROVAL, Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCEEDED)
-    UNSETTLED = (Status.PENDING, Status.REQUIRES_ACTION)
+    UNSETTLED = tuple(map(Status, REFUND_UNSETTLED_STATUSES))
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     type = models.CharField(max_length=16, choices=Type)
@@ -97,3 +97,12 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.pk} of {self.amount} {self.currency} ({self.status})"
+
+    @classmethod
+    def note_problem(cls, *, reason: str, note: str) -> str:
+        """Why the note will not do for this reason, or "": Other needs a note saying why (the
+        gateway's reasons speak for themselves). The form and the service ask this; the
+        `refund_other_reason_has_a_note` constraint holds the database to it."""
+        if reason == cls.Reason.OTHER and not note.strip():
+            return "Say why in the note when the reason is Other."
+        return ""

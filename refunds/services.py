@@ -24,12 +24,14 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.models import AuditEvent, User
-from accounts.services import audit_record, sms_notify
+from accounts.models import User
+from audit.services import audit_record
+from core.money import money_format
+from notifications.services import customer_notify
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for, stripe_refund_answer
 from payments.models import GatewayEvent, LedgerEntry, Payment
-from payments.money import money_format
 from payments.services import ledger_append, payment_record_from_gateway
+from refunds.audit import RefundAction
 from refunds.models import Refund
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,16 @@ class RefundRefused(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class RefundStale(RefundRefused):
+    """Another refund on the payment landed since the form was filled in (its `expected_reserved`
+    is not what is reserved now); nothing was written. `reserved` is what is reserved now, so the
+    form can be shown again on the current numbers."""
+
+    def __init__(self, message: str, *, reserved: int):
+        super().__init__(message, field="stale")
+        self.reserved = reserved
 
 
 @dataclass(frozen=True)
@@ -167,15 +179,15 @@ def _refund_reserve(
         return existing, False
 
     note = note.strip()
-    if reason == Refund.Reason.OTHER and not note:
-        raise RefundRefused("Say why in the note when the reason is Other.", field="note")
+    if problem := Refund.note_problem(reason=reason, note=note):
+        raise RefundRefused(problem, field="note")
     refundable = payment_refundable(payment=locked)
     if expected_reserved is not None and refundable.reserved != expected_reserved:
-        raise RefundRefused(
+        raise RefundStale(
             "Another refund on this payment was made while you were filling in this form: "
             f"{money_format(refundable.reserved, locked.currency)} is refunded or pending now, "
             f"{money_format(refundable.amount, locked.currency)} remains. Check the amount and submit again.",
-            field="stale",
+            reserved=refundable.reserved,
         )
     if refundable.amount <= 0:
         raise RefundRefused("Nothing remains to refund on this payment.")
@@ -219,7 +231,7 @@ def _refund_reserve(
         status=Refund.Status.AWAITING_APPROVAL if needs_approval else Refund.Status.PENDING,
     )
     audit_record(
-        action=AuditEvent.Action.REFUND_REQUESTED,
+        action=RefundAction.REQUESTED,
         actor=actor,
         target_user=locked.user,
         about=refund,
@@ -319,9 +331,7 @@ def refund_record_answer(*, refund: Refund, answer: GatewayRefund, by: str = "")
     locked.save()
     if locked.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED):
         audit_record(
-            action=AuditEvent.Action.REFUND_EXECUTED
-            if locked.status == Refund.Status.SUCCEEDED
-            else AuditEvent.Action.REFUND_FAILED,
+            action=RefundAction.EXECUTED if locked.status == Refund.Status.SUCCEEDED else RefundAction.FAILED,
             actor=None if by else locked.requested_by,
             actor_label=by,
             target_user=payment.user,
@@ -369,12 +379,12 @@ def _refund_succeed(*, refund: Refund, payment: Payment) -> None:
         actor=refund.requested_by,
         note=refund.note or refund.get_reason_display(),
         payment=payment,
-        refund=refund,
+        refund_id=refund.pk,
     )
     refund.status = Refund.Status.SUCCEEDED
     refund.settled_at = timezone.now()
     if refund.notify_customer:
-        sms_notify(user=customer, body=refund_sms_body(refund=refund, payment=payment), about=refund)
+        customer_notify(user=customer, text=refund_sms_body(refund=refund, payment=payment), about=refund)
 
 
 def refund_sms_body(*, refund: Refund, payment: Payment) -> str:
@@ -430,14 +440,14 @@ def refund_reverse(*, refund: Refund, failure_reason: str) -> Refund:
         actor=None,
         note=f"The refund failed after it had succeeded: {reason}",
         payment=payment,
-        refund=locked,
+        refund_id=locked.pk,
     )
     locked.status = Refund.Status.FAILED
     locked.failure_reason = reason
     locked.settled_at = timezone.now()
     locked.save(update_fields=["status", "failure_reason", "settled_at", "updated_at"])
     audit_record(
-        action=AuditEvent.Action.REFUND_REVERSED,
+        action=RefundAction.REVERSED,
         actor_label="Stripe",
         target_user=customer,
         about=locked,
@@ -445,7 +455,9 @@ def refund_reverse(*, refund: Refund, failure_reason: str) -> Refund:
         after={"status": locked.status, "amount_refunded": payment.amount_refunded, "credits_back": credits_back},
     )
     if locked.notify_customer:
-        sms_notify(user=customer, body=refund_reversal_sms_body(refund=locked, credits_back=credits_back), about=locked)
+        customer_notify(
+            user=customer, text=refund_reversal_sms_body(refund=locked, credits_back=credits_back), about=locked
+        )
     logger.warning("refund %s failed after it had succeeded (%s); reversed in the ledger", locked.pk, reason)
     return locked
 
@@ -517,7 +529,7 @@ def refund_external_record(*, payment: Payment, answer: GatewayRefund, amount: i
     )
     logger.info("refund %s (%s) made outside the portal recorded on payment %s", refund.pk, answer.id, locked.pk)
     audit_record(
-        action=AuditEvent.Action.REFUND_EXTERNAL,
+        action=RefundAction.EXTERNAL,
         actor_label="Stripe",
         target_user=locked.user,
         about=refund,
@@ -765,7 +777,7 @@ def refund_approve(*, refund: Refund, approver: User) -> Refund:
         locked.decided_at = timezone.now()
         locked.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
         audit_record(
-            action=AuditEvent.Action.REFUND_APPROVED,
+            action=RefundAction.APPROVED,
             actor=approver,
             target_user=locked.payment.user,
             about=locked,
@@ -790,7 +802,7 @@ def refund_reject(*, refund: Refund, approver: User, reason: str) -> Refund:
     locked.rejection_reason = reason
     locked.save(update_fields=["status", "decided_by", "decided_at", "rejection_reason", "updated_at"])
     audit_record(
-        action=AuditEvent.Action.REFUND_REJECTED,
+        action=RefundAction.REJECTED,
         actor=approver,
         target_user=locked.payment.user,
         about=locked,

@@ -7,12 +7,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts.access import staff_required
-from accounts.views import HtmxHttpRequest
+from core.access import staff_required
+from core.htmx import HtmxHttpRequest
+from core.money import money_to_decimal_text
 from payments.models import Payment
-from payments.money import money_to_decimal_text
 from refunds.access import payment_get_for_staff, refund_permission_check
 from refunds.forms import RefundDecisionForm, RefundForm
+from refunds.limits import refund_rate_limited
 from refunds.models import Refund
 from refunds.selectors import refund_list, refunds_awaiting_approval
 from refunds.services import (
@@ -23,7 +24,6 @@ from refunds.services import (
     refund_execute,
     refund_reject,
 )
-from statstak.ratelimit.services import refund_rate_limited
 
 
 def _dialog_context(payment: Payment, form: RefundForm) -> dict:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 
-from statstak.correlation import correlation_id
+from core.correlation import correlation_id
 
 logger = logging.getLogger("statstak.request")
 

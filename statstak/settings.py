@@ -57,19 +57,23 @@ INSTALLED_APPS = [
     # The task queue (jobs in this same PostgreSQL); before our apps so its app object is ready for theirs.
     "procrastinate.contrib.django",
     # Login protection: lockout after repeated failures (axes), a second factor (django-otp: TOTP
-    # apps, and static recovery codes), rate limits counted in PostgreSQL (statstak.ratelimit).
+    # apps, and static recovery codes), rate limits counted in PostgreSQL (core.ratelimit).
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "statstak.ratelimit",
+    # Ours, lowest first: each may import only those above it in this list (docs/architecture.md).
+    "core",
+    "core.ratelimit",
+    "audit",
+    "notifications",
     "accounts",
     "payments",
     "refunds",
 ]
 
 MIDDLEWARE = [
-    "statstak.correlation.CorrelationIdMiddleware",
+    "core.correlation.CorrelationIdMiddleware",
     # One log line per request (after the correlation id is set, so the line carries it).
     "statstak.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -264,7 +268,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.login_protection.login_locked_out"
 # The client address the audit trail uses too (X-Forwarded-For only with TRUST_X_FORWARDED_FOR).
 AXES_CLIENT_IP_CALLABLE = "accounts.login_protection.login_client_address"
-# Logins are in the audit trail (accounts.AuditEvent); axes keeps only the failure counts.
+# Logins are in the audit trail (audit.AuditEvent); axes keeps only the failure counts.
 AXES_DISABLE_ACCESS_LOG = True
 # Two-factor authentication for staff: a TOTP app, or one of 10 single-use recovery codes.
 # On by default in production; off for `make run`'s demo and in tests unless a test turns it on.
@@ -291,7 +295,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     # Phone numbers never reach a log line in full, whoever logs them (our code, the queue, the SDKs).
     "filters": {
-        "mask_phone_numbers": {"()": "statstak.log_masking.PhoneNumberMaskingFilter"},
+        "mask_phone_numbers": {"()": "core.log_masking.PhoneNumberMaskingFilter"},
         "drop_query_strings": {"()": "statstak.request_log.QueryStringFilter"},
     },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts import two_factor, webhooks
+from accounts import two_factor
 from accounts import views as accounts_views
 from accounts.forms import StaffAuthenticationForm
 from refunds.webhooks import stripe_webhook
@@ -20,12 +20,11 @@ urlpatterns = [
     path("account/two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
     path("account/two-factor/verify/", two_factor.two_factor_verify, name="two_factor_verify"),
     path("users/", include("accounts.urls")),
-    path("audit/", accounts_views.audit_log, name="audit_log"),
-    path("audit/export.csv", accounts_views.audit_export, name="audit_export"),
+    path("audit/", include("audit.urls")),
     path("staff/", accounts_views.staff_list, name="staff_list"),
     path("users/", include("payments.urls")),
     path("", include("refunds.urls")),
-    path("webhooks/twilio/sms/<int:message_id>/status/", webhooks.twilio_sms_status, name="twilio_sms_status"),
+    path("", include("notifications.urls")),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
     # For load balancers and monitoring, at the bare paths they probe: no login, no customer data.
     path("healthz", health.healthz, name="healthz"),

@@ -5,6 +5,13 @@ from accounts.roles import SUPPORT
 from tests.factories import CustomerFactory, StaffFactory
 
 
+def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    for the rest of the session, and the in-process queue workers of other tests (asyncio.run)
+    cannot start inside it. (Also: the fast tests answer first.)"""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture
 def staff(db):
     """Support: may look customers up and change credits within the Support limit."""

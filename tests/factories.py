@@ -2,8 +2,9 @@ import factory
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
-from accounts.models import SmsMessage, User
+from accounts.models import User
 from accounts.roles import roles_ensure
+from notifications.models import SmsMessage
 
 STAFF_PASSWORD = "correct horse battery staple"
 

@@ -6,7 +6,7 @@ from unittest import mock
 import pytest
 from django.db import OperationalError, transaction
 
-from accounts.services import sms_notify
+from notifications.services import sms_notify
 from statstak import health
 from tests.factories import CustomerFactory
 

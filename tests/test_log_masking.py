@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from statstak.log_masking import PhoneNumberMaskingFilter, mask_phone, mask_phones_in
+from core.log_masking import PhoneNumberMaskingFilter, mask_phone, mask_phones_in
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,9 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from accounts.models import SmsMessage, User
+from accounts.models import User
 from accounts.roles import FINANCE
+from notifications.models import SmsMessage
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
 from refunds.models import Refund
@@ -35,7 +36,7 @@ PAYMENTS = 12
 CREDIT_CLIENTS = 8
 CREDIT_RAISES_EACH = 5
 DEADLINE_SECONDS = 150  # the whole scenario; it takes about 20 s
-JOB_STARTED = re.compile(r"Starting job accounts\.sms_send\[(\d+)\]")
+JOB_STARTED = re.compile(r"Starting job notifications\.sms_send\[(\d+)\]")
 EXPECTED_BALANCE = re.compile(r'name="expected_balance" value="(\d+)"')
 
 

@@ -8,21 +8,17 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("payments", "0002_payment"),
-        ("refunds", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        # Until the layout of issue 10 this was a ForeignKey to refunds.Refund, which made payments
+        # depend on refunds. A database made then has the column with a foreign key constraint; one
+        # made now gets the plain column here and the same constraint from refunds 0003.
         migrations.AddField(
             model_name="ledgerentry",
-            name="refund",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="ledger_entries",
-                to="refunds.refund",
-            ),
+            name="refund_id",
+            field=models.BigIntegerField(blank=True, db_index=True, null=True),
         ),
         migrations.AlterField(
             model_name="ledgerentry",
@@ -60,7 +56,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="ledgerentry",
             constraint=models.UniqueConstraint(
-                condition=models.Q(("kind", "refund")), fields=("refund",), name="ledger_one_entry_per_refund"
+                condition=models.Q(("kind", "refund")), fields=("refund_id",), name="ledger_one_entry_per_refund"
             ),
         ),
         migrations.AddIndex(

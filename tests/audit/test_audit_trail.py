@@ -7,9 +7,13 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
-from accounts.models import AuditEvent
+from accounts.audit import AccountAction
 from accounts.roles import ADMINISTRATOR, SUPPORT
-from accounts.services import audit_record
+from audit.actions import AuditAction
+from audit.models import AuditEvent
+from audit.services import audit_record
+from notifications.audit import NotificationAction
+from payments.audit import PaymentAction
 from payments.services import CreditsRefused, credits_adjust
 from tests.factories import STAFF_PASSWORD, CustomerFactory, StaffFactory
 
@@ -28,7 +32,7 @@ def test_a_credits_change_writes_exactly_one_event_with_before_and_after(custome
     credits_adjust(user=customer, new_balance=40, expected_balance=0, actor=staff, note="Goodwill")
     [event] = AuditEvent.objects.all()
     assert (event.action, event.actor, event.actor_label, event.target_user) == (
-        AuditEvent.Action.CREDITS_ADJUSTED,
+        PaymentAction.CREDITS_ADJUSTED,
         staff,
         "Adam Hobson",
         customer,
@@ -52,7 +56,7 @@ def test_the_request_records_address_agent_and_correlation_id(client, customer):
         REMOTE_ADDR="203.0.113.9",
     )
     assert response.status_code == 302
-    event = AuditEvent.objects.get(action=AuditEvent.Action.CREDITS_ADJUSTED)
+    event = AuditEvent.objects.get(action=PaymentAction.CREDITS_ADJUSTED)
     assert (event.ip_address, event.user_agent, event.correlation_id) == (
         "203.0.113.9",
         "AuditTest/1.0",
@@ -67,19 +71,19 @@ def test_logins_failures_and_logouts_are_recorded(client):
     client.post(reverse("logout"))
     actions = list(AuditEvent.objects.order_by("id").values_list("action", "actor"))
     assert actions == [
-        (AuditEvent.Action.LOGIN_FAILED, None),
-        (AuditEvent.Action.LOGIN_SUCCEEDED, staff.pk),
-        (AuditEvent.Action.LOGOUT, staff.pk),
+        (AccountAction.LOGIN_FAILED, None),
+        (AccountAction.LOGIN_SUCCEEDED, staff.pk),
+        (AccountAction.LOGOUT, staff.pk),
     ]
-    assert "wrong" not in str(AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED).after)
+    assert "wrong" not in str(AuditEvent.objects.get(action=AccountAction.LOGIN_FAILED).after)
 
 
-@pytest.mark.parametrize("sql", ["UPDATE accounts_auditevent SET action = 'logout'", "DELETE FROM accounts_auditevent"])
+@pytest.mark.parametrize("sql", ["UPDATE audit_auditevent SET action = 'logout'", "DELETE FROM audit_auditevent"])
 def test_raw_sql_cannot_alter_or_delete_audit_events(sql):
-    audit_record(action=AuditEvent.Action.LOGIN_FAILED, actor_label="Unknown")
+    audit_record(action=AccountAction.LOGIN_FAILED, actor_label="Unknown")
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql)
-    assert AuditEvent.objects.get().action == AuditEvent.Action.LOGIN_FAILED
+    assert AuditEvent.objects.get().action == AccountAction.LOGIN_FAILED
 
 
 def test_the_audit_log_filters_by_staff_customer_action_and_date(admin_client, customer, staff):
@@ -115,7 +119,7 @@ def test_the_csv_export_streams_the_filtered_events_and_is_itself_recorded(admin
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:5] == ["id", "time", "actor", "actor_id", "action"]
     assert len(rows) == 2 and rows[1][4] == "credits_adjusted" and rows[1][2] == "Adam Hobson"
-    export = AuditEvent.objects.get(action=AuditEvent.Action.AUDIT_EXPORTED)
+    export = AuditEvent.objects.get(action=AuditAction.EXPORTED)
     assert export.actor == admin_client.admin and export.after["action"] == "credits_adjusted"
 
 
@@ -123,7 +127,7 @@ def test_the_audit_log_and_export_are_for_administrators(client, staff):
     client.force_login(staff)
     assert client.get(reverse("audit_log")).status_code == 403
     assert client.get(reverse("audit_export")).status_code == 403
-    assert not AuditEvent.objects.filter(action=AuditEvent.Action.AUDIT_EXPORTED).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORTED).exists()
 
 
 def test_the_activity_tab_shows_events_about_the_user(staff_client, customer, staff):
@@ -133,7 +137,7 @@ def test_the_activity_tab_shows_events_about_the_user(staff_client, customer, st
 
 
 def test_webhook_driven_changes_are_recorded_with_the_system_as_actor(customer):
-    from accounts.services import sms_status_record
+    from notifications.services import sms_status_record
     from payments.models import Payment
     from payments.services import payment_record_from_gateway
     from tests.factories import SmsMessageFactory
@@ -159,8 +163,8 @@ def test_webhook_driven_changes_are_recorded_with_the_system_as_actor(customer):
     sms_status_record(message_id=message.pk, provider_message_id="SM1", provider_status="sent")  # backwards: nothing
     events = list(AuditEvent.objects.order_by("id").values_list("action", "actor", "actor_label", "target_user"))
     assert events == [
-        (AuditEvent.Action.PAYMENT_RECORDED, None, "Stripe", customer.pk),
-        (AuditEvent.Action.SMS_STATUS, None, "Twilio", customer.pk),
+        (PaymentAction.PAYMENT_RECORDED, None, "Stripe", customer.pk),
+        (NotificationAction.SMS_STATUS, None, "Twilio", customer.pk),
     ]
 
 
@@ -170,7 +174,7 @@ def test_administrators_change_roles_and_access_with_an_audit_event(admin_client
     assert response.status_code == 200
     member.refresh_from_db()
     assert member.has_perm("refunds.execute_refund")
-    event = AuditEvent.objects.get(action=AuditEvent.Action.STAFF_CHANGED)
+    event = AuditEvent.objects.get(action=AccountAction.STAFF_CHANGED)
     assert (event.actor, event.target_user) == (admin_client.admin, member)
     assert (event.before, event.after) == ({"role": "Support", "active": True}, {"role": "Finance", "active": True})
     admin_client.post(reverse("staff_list"), {"member": member.pk, "role": "Finance"})
@@ -184,7 +188,7 @@ def test_nobody_changes_their_own_role_and_support_cannot_manage_staff(admin_cli
     support = StaffFactory(roles=[SUPPORT])
     client.force_login(support)
     assert client.post(reverse("staff_list"), {"member": support.pk, "role": "Administrator"}).status_code == 403
-    assert not AuditEvent.objects.filter(action=AuditEvent.Action.STAFF_CHANGED).exists()
+    assert not AuditEvent.objects.filter(action=AccountAction.STAFF_CHANGED).exists()
 
 
 def test_an_out_of_range_date_is_a_form_error_not_a_crash(admin_client):

@@ -12,8 +12,8 @@ from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.demo import STAFF_EMAIL, STAFF_PASSWORD
-from accounts.models import SmsMessage
-from accounts.services import sms_send
+from notifications.models import SmsMessage
+from notifications.sending import sms_send
 from tests.browser.helpers import log_in, main_nav_link, search_box
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from playwright.sync_api import BrowserContext, Page, expect
 
-from accounts.models import SmsMessage
+from notifications.models import SmsMessage
 from payments.services import credits_adjust
 from tests.browser.helpers import search_box
 from tests.factories import CustomerFactory, PaymentFactory, SmsMessageFactory, purchase_record

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import SmsMessage
 from accounts.roles import FINANCE
+from notifications.models import SmsMessage
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
 from tests.factories import CustomerFactory, StaffFactory

@@ -7,7 +7,8 @@ a transaction, which is the point of its phases.
 import pytest
 from django.contrib.contenttypes.models import ContentType
 
-from accounts.models import SmsMessage, User
+from accounts.models import User
+from notifications.models import SmsMessage
 from payments.gateway import GatewayRefund
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
@@ -53,7 +54,7 @@ def test_a_partial_refund_moves_money_credits_ledger_and_queues_one_sms(make_pay
     assert refund.gateway_refund_id.startswith("re_sandbox_succeed_")
     assert (payment.amount_refunded, payment.status) == (2500, Payment.Status.PARTIALLY_REFUNDED)
     assert customer.credits == 500 - 125
-    entry = LedgerEntry.objects.get(refund=refund)
+    entry = LedgerEntry.objects.get(refund_id=refund.pk)
     assert (entry.kind, entry.credits_delta, entry.money_delta, entry.currency, entry.actor) == (
         LedgerEntry.Kind.REFUND,
         -125,
@@ -88,7 +89,7 @@ def test_account_credits_move_no_money_and_never_call_the_gateway(make_payment, 
     assert refund.status == Refund.Status.SUCCEEDED
     assert refund.gateway_refund_id == ""
     assert refund.credits_delta == 100  # $20.00 of a $100.00 / 500-credit payment
-    entry = LedgerEntry.objects.get(refund=refund)
+    entry = LedgerEntry.objects.get(refund_id=refund.pk)
     assert (entry.credits_delta, entry.money_delta, entry.currency) == (100, None, "")
     assert User.objects.get(pk=payment.user_id).credits == 600
     assert "100 credits" in sms_about(refund)[0].body
@@ -149,7 +150,7 @@ def test_a_decline_fails_the_refund_releases_the_reservation_and_writes_no_ledge
     assert refund.status == Refund.Status.FAILED
     assert refund.failure_reason == "The customer's bank declined the refund."
     assert payment_refundable(payment=payment).amount == 10000
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert sms_about(refund) == []
     assert User.objects.get(pk=payment.user_id).credits == 500
     payment.refresh_from_db()
@@ -165,13 +166,13 @@ def test_a_pending_answer_keeps_the_amount_reserved_until_it_settles(make_paymen
     assert payment_refundable(payment=payment).amount == 3000
     with pytest.raises(RefundRefused, match=r"at most \$30\.00"):
         execute(payment, finance, amount=3001)
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert sms_about(refund) == []
 
     settled = refund_record_answer(refund=refund, answer=GatewayRefund(id=refund.gateway_refund_id, status="succeeded"))
     again = refund_record_answer(refund=refund, answer=GatewayRefund(id=refund.gateway_refund_id, status="failed"))
     assert settled.status == again.status == Refund.Status.SUCCEEDED
-    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
     assert len(sms_about(refund)) == 1
     payment.refresh_from_db()
     assert payment.amount_refunded == 7000
@@ -186,7 +187,7 @@ def test_a_pending_refund_that_fails_later_releases_its_reservation(make_payment
     )
     assert failed.status == Refund.Status.FAILED
     assert payment_refundable(payment=payment).amount == 10000
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert_invariants()
 
 
@@ -253,5 +254,5 @@ def test_a_gateway_refund_past_the_payments_amount_is_recorded_and_the_total_cap
     payment.refresh_from_db()
     assert external.status == Refund.Status.SUCCEEDED
     assert payment.amount_refunded == payment.amount
-    assert LedgerEntry.objects.get(refund=external).money_delta == -10000
+    assert LedgerEntry.objects.get(refund_id=external.pk).money_delta == -10000
     assert ledger_verify().mismatch_count == 0

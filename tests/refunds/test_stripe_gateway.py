@@ -16,8 +16,8 @@ from django.contrib.auth.models import Group
 from django.db.models import Sum
 from werkzeug import Request, Response
 
-from accounts.models import SmsMessage
 from accounts.roles import FINANCE, roles_ensure
+from notifications.models import SmsMessage
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, StripeGateway, gateway_for
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
@@ -201,7 +201,7 @@ def sms_jobs_for(refund: Refund) -> list[SmsMessage]:
         )
     )
     for message in messages:
-        jobs = ProcrastinateJob.objects.filter(task_name="accounts.sms_send", args={"message_id": message.pk})
+        jobs = ProcrastinateJob.objects.filter(task_name="notifications.sms_send", args={"message_id": message.pk})
         assert jobs.count() == 1, f"SMS {message.pk} has {jobs.count()} send jobs"
     return messages
 
@@ -216,8 +216,8 @@ def assert_books_balance() -> None:
         assert reserved <= payment.amount, f"payment {payment.pk}: {reserved} reserved of {payment.amount}"
         assert payment.amount_refunded == succeeded
     for refund in Refund.objects.all():
-        entries = LedgerEntry.objects.filter(refund=refund, kind=LedgerEntry.Kind.REFUND).count()
-        reversals = LedgerEntry.objects.filter(refund=refund, kind=LedgerEntry.Kind.REFUND_REVERSAL).count()
+        entries = LedgerEntry.objects.filter(refund_id=refund.pk, kind=LedgerEntry.Kind.REFUND).count()
+        reversals = LedgerEntry.objects.filter(refund_id=refund.pk, kind=LedgerEntry.Kind.REFUND_REVERSAL).count()
         if refund.status == Refund.Status.SUCCEEDED:
             assert (entries, reversals) == (1, 0), f"refund {refund.pk}: {entries} entries, {reversals} reversals"
         else:
@@ -423,7 +423,7 @@ def test_refund_execute_refunds_at_stripe_once_with_ledger_entry_payment_status_
     assert refund.gateway_refund_id == next(iter(stripe_api.refunds))
     payment.refresh_from_db()
     assert (payment.amount_refunded, payment.status) == (2500, Payment.Status.PARTIALLY_REFUNDED)
-    entry = LedgerEntry.objects.get(refund=refund)
+    entry = LedgerEntry.objects.get(refund_id=refund.pk)
     assert (entry.kind, entry.money_delta, entry.credits_delta, entry.actor) == ("refund", -2500, -125, staff)
     payment.user.refresh_from_db()
     assert payment.user.credits == 375
@@ -441,7 +441,7 @@ def test_refund_execute_fails_an_already_refunded_payment_and_releases_the_amoun
 
     assert refund.status == Refund.Status.FAILED
     assert refund.failure_reason == "The payment has already been fully refunded at Stripe."
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert sms_jobs_for(refund) == []
     payment.refresh_from_db()
     assert (payment.amount_refunded, payment.status) == (0, Payment.Status.SUCCEEDED)
@@ -462,6 +462,6 @@ def test_refund_execute_fails_a_card_decline_with_the_reason_shown(stripe_api):
     assert refund.status == Refund.Status.FAILED
     assert refund.failure_reason == "The customer's bank declined the refund."
     assert refund.settled_at is not None
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert SmsMessage.objects.count() == 0
     assert_books_balance()

@@ -9,7 +9,7 @@ from itertools import count
 import pytest
 from django.test import Client
 
-from accounts.models import SmsMessage
+from notifications.models import SmsMessage
 from payments.gateway import GatewayRefund
 from payments.models import GatewayEvent, LedgerEntry, Payment
 from refunds.models import Refund
@@ -137,7 +137,7 @@ def test_it_refuses_a_bad_signature_and_changes_nothing(db, stripe_client, webho
     assert response.status_code == 400
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PENDING
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert not GatewayEvent.objects.exists()
 
 
@@ -217,7 +217,7 @@ def test_a_refund_pending_at_stripe_succeeds_on_refund_updated(stripe_api, strip
     stripe_api.refund_status = "pending"
     refund = refund_card(payment, amount=3000, key="form-key-pending", credits_to_remove=150)
     assert refund.status == Refund.Status.PENDING
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert sms_jobs_for(refund) == []
 
     stripe_refund_object = stripe_api.refunds[refund.gateway_refund_id] | {"status": "succeeded"}
@@ -226,7 +226,7 @@ def test_a_refund_pending_at_stripe_succeeds_on_refund_updated(stripe_api, strip
     assert response.status_code == 200
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
-    entry = LedgerEntry.objects.get(refund=refund)
+    entry = LedgerEntry.objects.get(refund_id=refund.pk)
     assert (entry.money_delta, entry.credits_delta) == (-3000, -150)
     payment.refresh_from_db()
     assert (payment.amount_refunded, payment.status) == (3000, Payment.Status.PARTIALLY_REFUNDED)
@@ -249,7 +249,7 @@ def test_a_replayed_and_out_of_order_refund_event_changes_the_refund_once(db, st
     assert [r.status_code for r in responses] == [200, 200, 200, 200]
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
-    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
     assert len(sms_jobs_for(refund)) == 1
     payment.refresh_from_db()
     assert payment.amount_refunded == 2500
@@ -270,7 +270,7 @@ def test_deliveries_of_one_event_at_the_same_moment_change_the_refund_once(webho
     assert [r.status_code for r in responses] == [200] * 8, responses
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
-    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
     assert len(sms_jobs_for(refund)) == 1
     assert GatewayEvent.objects.count() == 4
     assert_books_balance()
@@ -290,7 +290,7 @@ def test_refund_failed_fails_a_pending_refund_and_releases_its_amount(db, stripe
     refund.refresh_from_db()
     assert refund.status == Refund.Status.FAILED
     assert refund.failure_reason == "The customer's card was reported lost or stolen, so the bank returned the refund."
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert SmsMessage.objects.count() == 0
     assert payment_refundable(payment=payment).amount == 10000
     assert_books_balance()
@@ -372,7 +372,7 @@ def test_a_refund_made_in_the_stripe_dashboard_is_recorded_and_entered_in_the_le
     assert refund.requested_by is None
     assert (refund.status, refund.amount, refund.type) == (Refund.Status.SUCCEEDED, 4000, Refund.Type.PARTIAL)
     assert (refund.reason, refund.note) == (Refund.Reason.DUPLICATE, "Refunded outside the portal")
-    entry = LedgerEntry.objects.get(refund=refund)
+    entry = LedgerEntry.objects.get(refund_id=refund.pk)
     assert (entry.kind, entry.money_delta, entry.credits_delta, entry.actor) == ("refund", -4000, 0, None)
     payment.refresh_from_db()
     assert (payment.amount_refunded, payment.status) == (4000, Payment.Status.PARTIALLY_REFUNDED)
@@ -417,7 +417,7 @@ def test_an_external_refund_still_pending_reserves_its_amount_until_it_settles(d
     refund = Refund.objects.get(gateway_refund_id="re_3Slow")
     assert refund.status == Refund.Status.PENDING
     assert payment_refundable(payment=payment).amount == 4000
-    assert not LedgerEntry.objects.filter(refund=refund).exists()
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
 
     deliver(
         stripe_client,
@@ -426,7 +426,7 @@ def test_an_external_refund_still_pending_reserves_its_amount_until_it_settles(d
 
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
-    assert LedgerEntry.objects.filter(refund=refund).count() == 1
+    assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
     assert_books_balance()
 
 
@@ -462,7 +462,7 @@ def test_a_refund_failing_after_it_succeeded_is_reversed_and_the_customer_told(d
     refund.refresh_from_db()
     assert refund.status == Refund.Status.FAILED
     assert refund.failure_reason.startswith("The customer's card has expired or was canceled")
-    reversal = LedgerEntry.objects.get(refund=refund, kind=LedgerEntry.Kind.REFUND_REVERSAL)
+    reversal = LedgerEntry.objects.get(refund_id=refund.pk, kind=LedgerEntry.Kind.REFUND_REVERSAL)
     assert (reversal.money_delta, reversal.credits_delta, reversal.actor) == (4000, 200, None)
     payment.refresh_from_db()
     assert (payment.amount_refunded, payment.status) == (0, Payment.Status.SUCCEEDED)
@@ -491,7 +491,7 @@ def test_a_late_success_notice_after_the_failure_changes_nothing(db, stripe_clie
 
     refund.refresh_from_db()
     assert refund.status == Refund.Status.FAILED
-    assert LedgerEntry.objects.filter(refund=refund).count() == 2  # the refund and its reversal, nothing more
+    assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 2  # the refund and its reversal, nothing more
     assert_books_balance()
 
 

@@ -12,7 +12,7 @@ from axes.models import AccessAttempt
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import AuditEvent
+from audit.models import AuditEvent
 from tests.factories import STAFF_PASSWORD
 from tests.security.conftest import FINANCE, password_login, staff_with_role
 

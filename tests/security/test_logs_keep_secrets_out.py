@@ -18,13 +18,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import SmsMessage
-from accounts.services import sms_send
+from core.log_masking import PhoneNumberMaskingFilter
+from notifications.models import SmsMessage
+from notifications.sending import sms_send
 from payments.models import Payment
 from refunds.models import Refund
-from statstak.log_masking import PhoneNumberMaskingFilter
-from tests.accounts.conftest import queue_clear
 from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory
+from tests.notifications.conftest import queue_clear
 from tests.refunds.test_stripe_webhooks import stripe_event, stripe_refund, stripe_signature
 from tests.security.conftest import FINANCE, staff_with_role
 

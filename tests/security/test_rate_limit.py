@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.ratelimit.models import RateLimitWindow
+from core.ratelimit.services import rate_limit_hit
 from refunds.models import Refund
-from statstak.ratelimit.models import RateLimitWindow
-from statstak.ratelimit.services import rate_limit_hit
 from tests.concurrency import run_together
 from tests.factories import PaymentFactory
 from tests.security.conftest import FINANCE, staff_with_role

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AuditEvent
 from accounts.two_factor import qr_code_svg
+from audit.models import AuditEvent
 from tests.factories import PaymentFactory
 from tests.security.conftest import FINANCE, password_login, staff_with_role, totp_code, totp_device_confirmed
 

@@ -9,7 +9,8 @@ syntax must be printed as typed, never evaluated.
 import pytest
 from django.urls import reverse
 
-from accounts.models import SmsMessage, User
+from accounts.models import User
+from notifications.models import SmsMessage
 from payments.services import credits_adjust
 from refunds.models import Refund
 from tests.factories import CustomerFactory, PaymentFactory, SmsMessageFactory

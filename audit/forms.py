@@ -1,0 +1,48 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from audit.actions import audit_action_choices
+from audit.selectors import AuditFilter
+
+
+class AuditFilterForm(forms.Form):
+    """The Audit log's filters; all optional."""
+
+    staff = forms.ModelChoiceField(label="Staff member", required=False, empty_label="Any staff member", queryset=None)
+    customer = forms.CharField(label="Customer email", required=False, max_length=254)
+    action = forms.ChoiceField(label="Action", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].queryset = get_user_model().objects.filter(is_staff=True).order_by("first_name")
+        # Read when the form is made: every app has registered its actions by then.
+        self.fields["action"].choices = [("", "Any action"), *audit_action_choices()]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        email = cleaned.get("customer", "").strip()
+        cleaned["customer_user"] = None
+        if email:
+            cleaned["customer_user"] = get_user_model().objects.filter(email__iexact=email).first()
+            if cleaned["customer_user"] is None:
+                self.add_error("customer", "No user has that email address.")
+        for name in ("since", "until"):
+            if cleaned.get(name) and not 2000 <= cleaned[name].year <= 2999:
+                self.add_error(name, "Enter a date between the years 2000 and 2999.")
+                cleaned[name] = None
+        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+    def filters(self) -> AuditFilter:
+        data = self.cleaned_data
+        return AuditFilter(
+            actor_id=data["staff"].pk if data.get("staff") else None,
+            target_user_id=data["customer_user"].pk if data.get("customer_user") else None,
+            action=data.get("action", ""),
+            since=data.get("since"),
+            until=data.get("until"),
+        )

@@ -1,0 +1,55 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models.functions import Now
+
+from audit.actions import audit_action_label
+
+
+class AuditEvent(models.Model):
+    """One privileged action, who did it and what changed: the record auditors read.
+
+    Written in the same transaction as the action itself (`audit.services.audit_record`), and
+    append-only like the ledger: a Postgres trigger refuses UPDATE and DELETE.
+    """
+
+    created_at = models.DateTimeField(db_default=Now())
+    # The staff member, or null with `actor_label` naming the system that acted ("Stripe", "Twilio").
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    # One of the registered actions (audit/actions.py); no choices here, so that an app adding an
+    # action needs no migration of the audit trail.
+    action = models.CharField(max_length=32)
+    # The customer (or staff member) the action was about.
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    about_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    about_id = models.PositiveBigIntegerField(null=True, blank=True)
+    about = GenericForeignKey("about_type", "about_id")
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        permissions = [("export_auditevent", "Can export the audit log")]
+        # Index names from when the trail lived in accounts (renaming them would rebuild nothing).
+        indexes = [
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="accounts_audit_newest"),
+            models.Index(fields=["actor", "-id"], name="accounts_audit_actor"),
+            models.Index(fields=["target_user", "-id"], name="accounts_audit_target"),
+            models.Index(fields=["action", "-id"], name="accounts_audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_label} by {self.actor_label or self.actor_id}"
+
+    @property
+    def action_label(self) -> str:
+        return audit_action_label(self.action)

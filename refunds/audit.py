@@ -1,0 +1,13 @@
+from django.db import models
+
+
+class RefundAction(models.TextChoices):
+    """What refunds writes to the audit trail."""
+
+    REQUESTED = "refund_requested", "Refund requested"
+    APPROVED = "refund_approved", "Refund approved"
+    REJECTED = "refund_rejected", "Refund rejected"
+    EXECUTED = "refund_executed", "Refund executed"
+    FAILED = "refund_failed", "Refund failed"
+    REVERSED = "refund_reversed", "Refund reversed"
+    EXTERNAL = "refund_external", "Refund made outside the portal"

@@ -1,8 +1,0 @@
-from django.apps import AppConfig
-
-
-class RateLimitConfig(AppConfig):
-    name = "statstak.ratelimit"
-    label = "ratelimit"
-    verbose_name = "Rate limits"
-    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,91 @@
+"""notifications.sms: the backend settings choose, and what each needs."""
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings as django_settings
+
+from notifications.sms import ConsoleSmsBackend, TwilioSmsBackend, sms_backend
+
+
+def test_the_console_backend_is_chosen_by_its_name(settings):
+    settings.SMS_BACKEND = "console"
+    assert isinstance(sms_backend(), ConsoleSmsBackend)
+
+
+def test_the_twilio_backend_is_chosen_by_its_name_and_kept_while_settings_stay(settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+    settings.TWILIO_AUTH_TOKEN = "token"
+    settings.TWILIO_FROM_NUMBER = "+15005550006"
+    backend = sms_backend()
+    assert isinstance(backend, TwilioSmsBackend)
+    assert sms_backend() is backend
+    settings.TWILIO_FROM_NUMBER = "+15005550007"
+    assert sms_backend() is not backend
+
+
+def test_an_unknown_backend_is_refused(settings):
+    settings.SMS_BACKEND = "fax"
+    with pytest.raises(ValueError, match="Unknown SMS_BACKEND 'fax'"):
+        sms_backend()
+
+
+def test_twilio_needs_a_number_or_a_messaging_service_to_send_from():
+    with pytest.raises(ValueError, match="TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"):
+        TwilioSmsBackend(account_sid="AC" + "0" * 32, auth_token="token")
+
+
+def test_the_console_backend_prints_the_text_only_on_a_development_machine(settings):
+    out = io.StringIO()
+    settings.DEBUG = False
+    ConsoleSmsBackend(stream=out).send(to="+12025550143", body="A private matter.", status_callback=None)
+    assert "A private matter." not in out.getvalue()
+    assert "(17 characters, shown only with DEBUG on)" in out.getvalue()
+    settings.DEBUG = True
+    message_id = ConsoleSmsBackend(stream=out).send(to="+12025550143", body="A private matter.", status_callback=None)
+    assert "A private matter." in out.getvalue()
+    assert message_id.startswith("console-")
+    assert "+12025550143" not in out.getvalue()
+
+
+def production_settings(**env: str) -> subprocess.CompletedProcess:
+    environment = os.environ | {
+        "STATSTAK_ENV": "production",
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "portal.example.com",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import statstak.settings as s; print(s.SMS_BACKEND)"],
+        cwd=django_settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"PUBLIC_BASE_URL": "https://portal.example.com"}, "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"),
+        ({"TWILIO_FROM_NUMBER": "+15005550006"}, "PUBLIC_BASE_URL"),
+        ({"TWILIO_FROM_NUMBER": "+15005550006", "PUBLIC_BASE_URL": "http://portal.example.com"}, "PUBLIC_BASE_URL"),
+    ],
+)
+def test_production_refuses_twilio_without_a_sender_or_a_public_https_address(env, complaint):
+    result = production_settings(**env)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_production_with_complete_twilio_settings_starts_with_the_twilio_backend():
+    result = production_settings(TWILIO_FROM_NUMBER="+15005550006", PUBLIC_BASE_URL="https://portal.example.com")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "twilio"
