@@ -18,6 +18,8 @@ balancer, all stateless (sessions, jobs and locks live in PostgreSQL).
 
 import os
 
+from statstak.environment import env_choice, env_int, env_str
+
 
 def _cpus() -> int:
     try:
@@ -26,21 +28,21 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cpus() + 1)
+bind = [env_str("GUNICORN_BIND") or f"0.0.0.0:{env_int('PORT', 8000, minimum=1, maximum=65535)}"]
+workers = env_int("WEB_CONCURRENCY", 2 * _cpus() + 1, minimum=1)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+threads = env_int("GUNICORN_THREADS", 4, minimum=1)
 
 # A request that takes longer than this is killed with its worker: above the gateway's timeout
 # and its one retry (STRIPE_TIMEOUT_SECONDS, 10 s each), well under a load balancer's.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
+timeout = env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (a deploy, a scale-in) requests in flight get this long to finish.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 30)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # Longer than a load balancer's idle timeout (60 s on the common ones), so that the balancer,
 # not gunicorn, closes idle connections: otherwise it may send a request on one being closed (502).
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 75)
+keepalive = env_int("GUNICORN_KEEPALIVE", 75)
 # Recycle each process after about this many requests: a slow leak never becomes an outage.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 2000)
+max_requests = env_int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = max_requests // 10
 # Import Django once in the master: workers start (and restart) fast, and a broken release fails
 # at start-up, before it takes traffic. Nothing connects to PostgreSQL at import time.
@@ -53,7 +55,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # request id (echoed by the portal as X-Request-ID) and the time taken in milliseconds.
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+loglevel = env_choice("GUNICORN_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical"))
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms id=%({x-request-id}o)s'
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from statstak.environment import env_int
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PGDATA = BASE_DIR / ".pgdata"
 # Benchmarks point this at their own database on the same embedded server.
@@ -91,7 +93,7 @@ def database_config() -> dict:
             "HOST": str(info.socket_dir),
             "PORT": str(info.port),
         }
-    config["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
+    config["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
     config["CONN_HEALTH_CHECKS"] = True
     # Two test runs on one server at once (two terminals, two agents) need two test databases.
     if os.environ.get("STATSTAK_TEST_DATABASE"):

