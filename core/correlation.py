@@ -5,6 +5,7 @@ echoed on the response so a staff member's bug report can be matched to the rows
 The client's address and user agent ride along for the audit trail.
 """
 
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+
+from core.text import text_clean
 
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _current: ContextVar[str] = ContextVar("correlation_id", default="")
@@ -30,11 +33,32 @@ def request_client() -> tuple[str | None, str]:
 
 def _client_address(request: HttpRequest) -> str | None:
     # Behind a proxy, the proxy's address is REMOTE_ADDR; trust X-Forwarded-For only when told to.
+    # Stored as an `inet`: anything that is not an address is left out, never a failed insert.
     if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+        forwarded = _address(request.headers.get("X-Forwarded-For", "").split(",")[0])
         if forwarded:
             return forwarded
-    return request.META.get("REMOTE_ADDR") or None
+    return _address(request.META.get("REMOTE_ADDR", ""))
+
+
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+# Headers that are stored (the audit trail, the login lockout's attempts): cleaned at the door, for
+# every reader, so that whatever a client sends (NUL, control characters, a megabyte) can neither
+# fail an insert nor, by failing it, skip the lockout or the audit record.
+STORED_HEADERS = {"HTTP_USER_AGENT": 300}
+
+
+def _stored_headers_clean(request: HttpRequest) -> None:
+    for key, max_length in STORED_HEADERS.items():
+        if key in request.META:
+            request.META[key] = text_clean(request.META[key], max_length=max_length)
+    request.__dict__.pop("headers", None)  # `request.headers` is read from META once, then cached
 
 
 class CorrelationIdMiddleware:
@@ -42,10 +66,11 @@ class CorrelationIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        _stored_headers_clean(request)
         incoming = request.headers.get("X-Request-ID", "")
         value = incoming if _SANE.match(incoming) else uuid.uuid4().hex
         token = _current.set(value)
-        client = _client.set((_client_address(request), request.headers.get("User-Agent", "")[:300]))
+        client = _client.set((_client_address(request), request.META.get("HTTP_USER_AGENT", "")))
         try:
             response = self.get_response(request)
         finally:

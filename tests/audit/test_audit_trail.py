@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
 from accounts.audit import AccountAction
-from accounts.roles import ADMINISTRATOR, SUPPORT
+from accounts.roles import SUPPORT
 from audit.actions import AuditAction
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -18,14 +18,6 @@ from payments.services import CreditsRefused, credits_adjust
 from tests.factories import STAFF_PASSWORD, CustomerFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    admin = StaffFactory(first_name="Ada", last_name="Admin", roles=[ADMINISTRATOR])
-    client.force_login(admin)
-    client.admin = admin
-    return client
 
 
 def test_a_credits_change_writes_exactly_one_event_with_before_and_after(customer, staff):
