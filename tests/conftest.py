@@ -4,6 +4,9 @@ from django.contrib.auth.models import Permission
 from accounts.roles import SUPPORT
 from tests.factories import CustomerFactory, StaffFactory
 
+# Fixtures shared by every folder: real processes (gunicorn, runserver, workers).
+pytest_plugins = ["tests.processes"]
+
 
 def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread

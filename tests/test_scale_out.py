@@ -7,21 +7,16 @@ Afterwards: no payment refunded twice, no credit change lost, every text sent on
 `verify_ledger` clean.
 """
 
-import os
 import re
-import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import connection
 
 from accounts.models import User
@@ -31,6 +26,7 @@ from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
 from refunds.models import Refund
 from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory, StaffFactory, purchase_record
+from tests.processes import environment, free_port, wait_ready
 
 PAYMENTS = 12
 CREDIT_CLIENTS = 8
@@ -38,83 +34,6 @@ CREDIT_RAISES_EACH = 5
 DEADLINE_SECONDS = 150  # the whole scenario; it takes about 20 s
 JOB_STARTED = re.compile(r"Starting job notifications\.sms_send\[(\d+)\]")
 EXPECTED_BALANCE = re.compile(r'name="expected_balance" value="(\d+)"')
-
-
-def database_url() -> str:
-    """The test database, as a URL the subprocesses' settings read (a socket directory works too)."""
-    db = connection.settings_dict
-    host = quote(str(db["HOST"] or "localhost"), safe="")
-    password = quote(str(db["PASSWORD"] or ""), safe="")
-    return f"postgres://{quote(str(db['USER']), safe='')}:{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "STRIPE_", "STATSTAK_TEST"))}
-    env.update(
-        DATABASE_URL=database_url(),
-        DJANGO_SETTINGS_MODULE="statstak.settings",
-        STATSTAK_ENV="development",
-        DJANGO_DEBUG="false",
-        LOG_LEVEL="INFO",
-        # Finance submits faster here than any person: the guard rails are not what is tested.
-        REFUND_RATE_LIMIT_PER_MINUTE="100000",
-        # Each web process: 2 workers x 2 threads, a fraction of the production sizing.
-        WEB_CONCURRENCY="2",
-        GUNICORN_THREADS="2",
-        QUEUE_WORKER_CONCURRENCY="2",
-    )
-    return env
-
-
-class Processes:
-    """Subprocesses with their logs; every one is ended, whatever happens."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.running: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> Path:
-        log = self.tmp_path / f"{name}.log"
-        with log.open("w") as out:
-            process = subprocess.Popen(  # noqa: S603  (our own command line)
-                command, cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.running.append((name, process))
-        return log
-
-    def stop(self, name: str) -> None:
-        for each, process in self.running:
-            if each == name and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-    def stop_all(self) -> None:
-        for name, _ in self.running:
-            self.stop(name)
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.tmp_path.glob("*.log"))
-
-
-def wait_ready(base: str, processes: Processes, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base} never became ready\n{processes.logs()}")
 
 
 def queue_clear() -> None:
@@ -147,13 +66,6 @@ def login(base: str) -> requests.Session:
 def htmx_post(session: requests.Session, url: str, data: dict) -> requests.Response:
     headers = {"X-CSRFToken": session.cookies["csrftoken"], "HX-Request": "true"}
     return session.post(url, data, headers=headers, timeout=60)
-
-
-@pytest.fixture
-def processes(tmp_path):
-    running = Processes(tmp_path)
-    yield running
-    running.stop_all()
 
 
 @pytest.mark.django_db(transaction=True)
