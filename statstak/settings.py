@@ -214,6 +214,8 @@ if PRODUCTION and TWILIO_ACCOUNT_SID and not PUBLIC_BASE_URL.startswith("https:/
 PROCRASTINATE_IMPORT_PATHS = ["statstak.queue"]
 # Jobs a worker runs at once. Sending waits on the network and on commits, so a few at once go
 # several times faster than one (see bench/sms.py). `--concurrency` on the command line wins.
+# /healthz fails when no queue worker has sent a heartbeat (every 10 s) for this long.
+QUEUE_WORKER_STALE_SECONDS = env_int("QUEUE_WORKER_STALE_SECONDS", 60, minimum=15)
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env_int("QUEUE_WORKER_CONCURRENCY", 4, minimum=1)}
 
 # Credits: the largest balance a staff member can set (a typo guard, not a business limit).

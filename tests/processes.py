@@ -2,9 +2,12 @@
 server, queue workers, on the test database (or a PostgreSQL of their own)."""
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,6 +15,8 @@ import pytest
 import requests
 from django.conf import settings
 from django.db import connection
+
+from statstak.database import EMBEDDED_DATABASE, embedded_start, embedded_stop
 
 
 def database_url() -> str:
@@ -96,3 +101,31 @@ def processes(tmp_path):
     running = Processes(tmp_path)
     yield running
     running.stop_all()
+
+
+@dataclass
+class PrivatePostgres:
+    pgdata: Path
+    url: str
+
+    def stop(self) -> None:
+        embedded_stop(self.pgdata)
+
+    def start(self) -> None:
+        embedded_start(self.pgdata)
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL server of the test's own (embedded, in a temporary folder), to stop and start
+    under real processes without touching the server every other test uses. Empty: migrate it."""
+    folder = Path(tempfile.mkdtemp(prefix="statstak-pg-", dir="/tmp"))
+    folder.chmod(0o755)  # as root, the server runs as its own user and must reach its folder
+    server = PrivatePostgres(pgdata=folder / "data", url="")
+    info = embedded_start(server.pgdata)
+    server.url = f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/{EMBEDDED_DATABASE}"
+    try:
+        yield server
+    finally:
+        embedded_stop(server.pgdata)
+        shutil.rmtree(folder, ignore_errors=True)

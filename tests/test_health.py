@@ -4,7 +4,7 @@ import json
 from unittest import mock
 
 import pytest
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 
 from notifications.services import sms_notify
 from statstak import health
@@ -17,6 +17,20 @@ def migrations_not_yet_checked():
     health._migrations_applied = False
     yield
     health._migrations_applied = False
+
+
+def worker_heartbeat(seconds_ago: int = 0) -> None:
+    """A queue worker's row as procrastinate keeps it, its last heartbeat `seconds_ago`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - make_interval(secs => %s))",
+            [seconds_ago],
+        )
+
+
+@pytest.fixture
+def live_worker(db):
+    worker_heartbeat()
 
 
 def answer(response) -> dict:
@@ -35,7 +49,7 @@ def test_readyz_answers_200_without_a_login_when_the_database_and_migrations_are
 
 
 @pytest.mark.django_db
-def test_healthz_also_reports_the_queue_workers_and_due_jobs(client):
+def test_healthz_also_reports_the_queue_workers_and_due_jobs(client, live_worker):
     with transaction.atomic():
         sms_notify(user=CustomerFactory(), body="Your refund is on its way.")
 
@@ -44,7 +58,8 @@ def test_healthz_also_reports_the_queue_workers_and_due_jobs(client):
     assert response.status_code == 200
     body = answer(response)
     assert body["checks"] == {"database": "ok", "migrations": "ok", "queue": "ok"}
-    assert body["queue"]["workers"] == 0  # none in the tests: reported, not a failure
+    assert body["queue"]["workers"] == 1
+    assert body["queue"]["last_worker_heartbeat_seconds"] < 5
     assert body["queue"]["due_jobs"] == 1
     assert body["queue"]["oldest_due_job_seconds"] >= 0
 
@@ -101,7 +116,39 @@ def test_healthz_is_503_naming_the_queue_when_its_tables_do_not_answer(client):
 
 
 @pytest.mark.django_db
-def test_they_answer_when_the_portal_requires_two_factor_logins(client, settings):
+def test_healthz_is_503_when_no_queue_worker_has_run(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = answer(response)
+    assert body["checks"]["queue"] == body["failed"] == "no queue worker has run yet"
+    assert body["queue"]["workers"] == 0
+    # The web process itself is fine: the load balancer's check says so.
+    assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_last_worker_went_quiet(client, settings):
+    settings.QUEUE_WORKER_STALE_SECONDS = 60
+    worker_heartbeat(seconds_ago=61)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert answer(response)["failed"].startswith("no queue worker seen for 6")
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_again_once_a_worker_beats(client, settings):
+    settings.QUEUE_WORKER_STALE_SECONDS = 60
+    worker_heartbeat(seconds_ago=300)
+    worker_heartbeat(seconds_ago=5)
+
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_they_answer_when_the_portal_requires_two_factor_logins(client, settings, live_worker):
     settings.STATSTAK_REQUIRE_2FA = True
 
     assert client.get("/readyz").status_code == 200
