@@ -18,7 +18,7 @@ balancer, all stateless (sessions, jobs and locks live in PostgreSQL).
 
 import os
 
-from statstak.environment import env_choice, env_int, env_str
+from statstak.environment import env_bool, env_choice, env_int, env_str
 
 
 def _cpus() -> int:
@@ -44,9 +44,11 @@ keepalive = env_int("GUNICORN_KEEPALIVE", 75)
 # Recycle each process after about this many requests: a slow leak never becomes an outage.
 max_requests = env_int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = max_requests // 10
-# Import Django once in the master: workers start (and restart) fast, and a broken release fails
-# at start-up, before it takes traffic. Nothing connects to PostgreSQL at import time.
-preload_app = True
+# `make run` restarts the workers when code changes (GUNICORN_RELOAD). Otherwise Django is imported
+# once in the master: workers start (and restart) fast, and a broken release fails at start-up,
+# before it takes traffic. Nothing connects to PostgreSQL at import time.
+reload = env_bool("GUNICORN_RELOAD", False)
+preload_app = not reload
 # The workers' heartbeat files in memory, not on a container's overlay disk (which can stall them).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 

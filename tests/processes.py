@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from statstak.database import EMBEDDED_DATABASE, embedded_start, embedded_stop
+from tests.factories import STAFF_PASSWORD
 
 
 def database_url() -> str:
@@ -90,7 +91,7 @@ def wait_ready(base: str, processes: Processes, deadline: float) -> None:
         try:
             if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still starting its workers
             pass
         time.sleep(0.2)
     raise AssertionError(f"{base} never became ready\n{processes.logs()}")
@@ -101,6 +102,21 @@ def processes(tmp_path):
     running = Processes(tmp_path)
     yield running
     running.stop_all()
+
+
+def login(base: str, email: str = "finance@statstak.test") -> requests.Session:
+    """A real login through the login page of one web process."""
+    session = requests.Session()
+    session.get(f"{base}/login/", timeout=10)
+    response = session.post(
+        f"{base}/login/",
+        {"username": email, "password": STAFF_PASSWORD},
+        headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{base}/login/"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:500]
+    return session
 
 
 @dataclass

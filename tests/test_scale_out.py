@@ -25,8 +25,8 @@ from notifications.models import SmsMessage
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
 from refunds.models import Refund
-from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory, StaffFactory, purchase_record
-from tests.processes import environment, free_port, wait_ready
+from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
+from tests.processes import environment, free_port, login, wait_ready
 
 PAYMENTS = 12
 CREDIT_CLIENTS = 8
@@ -46,21 +46,6 @@ def queue_clear() -> None:
 
 def paid(customer: User) -> Payment:
     return purchase_record(PaymentFactory(user=customer))
-
-
-def login(base: str) -> requests.Session:
-    """A real login through the login page of one web process."""
-    session = requests.Session()
-    session.get(f"{base}/login/", timeout=10)
-    response = session.post(
-        f"{base}/login/",
-        {"username": "finance@statstak.test", "password": STAFF_PASSWORD},
-        headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{base}/login/"},
-        timeout=30,
-        allow_redirects=False,
-    )
-    assert response.status_code == 302, response.text[:500]
-    return session
 
 
 def htmx_post(session: requests.Session, url: str, data: dict) -> requests.Response:
