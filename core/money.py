@@ -36,7 +36,9 @@ def money_parse(text: str, currency: str) -> int:
     cleaned = text.strip().replace(",", "")
     if cleaned.startswith("-"):
         raise MoneyParseError("Enter an amount greater than zero.")
-    if not cleaned or len(cleaned) > 24 or not all(ch.isdigit() or ch == "." for ch in cleaned):
+    # ASCII digits only: str.isdigit() and Decimal() also take other scripts' digits, and a Bengali
+    # four looks like an eight.
+    if not cleaned or len(cleaned) > 24 or not all(ch in "0123456789." for ch in cleaned):
         raise MoneyParseError("Enter an amount like 12.50." if exponent else "Enter a whole amount like 500.")
     try:
         value = Decimal(cleaned)
