@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.roles import ROLES
+from core.forms import WholeNumberField
 
 
 class StaffAuthenticationForm(AuthenticationForm):
@@ -27,10 +28,10 @@ class UserSearchForm(forms.Form):
             "max_length": "Search terms can be at most %(limit_value)d characters long.",
         },
     )
-    after = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    after = WholeNumberField(required=False, min_value=1, max_value=2**63 - 1)
 
 
 class StaffUpdateForm(forms.Form):
-    member = forms.IntegerField(min_value=1)
+    member = WholeNumberField(min_value=1)
     role = forms.ChoiceField(required=False, choices=[("", "No role"), *[(role, role) for role in ROLES]])
     is_active = forms.BooleanField(required=False)

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from audit.actions import audit_action_choices
 from audit.selectors import AuditFilter
+from core.forms import WholeNumberField
 
 
 class AuditFilterForm(forms.Form):
@@ -13,7 +14,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label="Action", required=False)
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = WholeNumberField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -66,7 +66,7 @@ def test_it_links_to_the_next_page_by_keyset(staff_client, settings):
     [
         ({"q": "x" * 1001}, "at most 200 characters"),
         ({"q": "eli\x00jah"}, "Null characters are not allowed."),
-        ({"after": "abc"}, "Enter a whole number."),
+        ({"after": "abc"}, "Enter a whole number in the digits 0-9."),
         ({"after": "-1"}, "greater than or equal to 1"),
         ({"after": "99999999999999999999999"}, "less than or equal to"),
     ],
