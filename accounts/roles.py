@@ -19,6 +19,7 @@ FINANCE_PERMISSIONS = [
     ("payments", "adjust_credits_any_amount"),
     ("refunds", "execute_refund"),
     ("refunds", "approve_refund"),
+    ("books", "view_books"),
 ]
 ADMINISTRATOR_PERMISSIONS = [
     *FINANCE_PERMISSIONS,

@@ -45,6 +45,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "-id"], name="accounts_audit_actor"),
             models.Index(fields=["target_user", "-id"], name="accounts_audit_target"),
             models.Index(fields=["action", "-id"], name="accounts_audit_action"),
+            # What an object's events are (the books check: every staff ledger entry has one).
+            models.Index(fields=["about_type", "about_id"], name="audit_about"),
         ]
 
     def __str__(self) -> str:

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "payments",
     "refunds",
+    "books",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ urlpatterns = [
     path("account/two-factor/verify/", two_factor.two_factor_verify, name="two_factor_verify"),
     path("users/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
+    path("books/", include("books.urls")),
     path("staff/", accounts_views.staff_list, name="staff_list"),
     path("users/", include("payments.urls")),
     path("", include("refunds.urls")),

@@ -157,6 +157,7 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="approval-row", data={"reason": "No."}),
     ],
     "audit_log": [staff_view(allowed={ADMIN_STAFF})],
+    "books": [staff_view(allowed=REFUNDERS)],
     "audit_export": [staff_view(allowed={ADMIN_STAFF})],
     "staff_list": [
         staff_view(allowed={ADMIN_STAFF}),
@@ -166,8 +167,8 @@ MATRIX: dict[str, list[Probe]] = {
     # Webhooks: no login, no CSRF token, only a valid signature (none here) gets anywhere.
     "twilio_sms_status": [everyone("GET", answer=405), everyone("POST", answer=403, data={"MessageStatus": "sent"})],
     "stripe_webhook": [everyone("GET", answer=405), everyone("POST", answer=400)],
-    # Health checks: public, and no customer data.
-    "healthz": [everyone()],
+    # Health checks: public, and no customer data (no queue worker runs here: /healthz says so).
+    "healthz": [everyone(answer=503)],
     "readyz": [everyone()],
 }
 

@@ -1,0 +1,20 @@
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from books.selectors import books_check_last, books_check_offenders, books_check_rules
+from core.access import staff_required
+from core.htmx import HtmxHttpRequest
+
+
+@require_GET
+@staff_required
+def books(request: HtmxHttpRequest) -> HttpResponse:
+    if not request.user.has_perm("books.view_books"):
+        raise PermissionDenied("The books check is for Finance and Administrators.")
+    check = books_check_last()
+    context = {"check": check, "nav": "books"}
+    if check is not None:
+        context |= {"rules": books_check_rules(check=check), "offenders": books_check_offenders(check=check)}
+    return render(request, "books/books.html", context)
