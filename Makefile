@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install db stop migrate lint format bench bench-sms lock serve upgrade-check
+.PHONY: run test install db stop migrate lint format bench bench-sms lock serve upgrade-check soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ serve: migrate
 	STATIC_MANIFEST=true $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	STATIC_MANIFEST=true DJANGO_DEBUG=false GUNICORN_BIND=127.0.0.1:$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
 		PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile web worker
+
+# The concurrency soak for longer than CI gives it (tests/books/test_soak.py): SECONDS=…, SEED=… to replay.
+SECONDS ?= 300
+soak: db
+	SOAK_SECONDS=$(SECONDS) $(if $(SEED),SOAK_SEED=$(SEED)) $(BIN)/python -m pytest -q -s tests/books/test_soak.py
 
 # A database made by an earlier main (REF, default in the script), with money in it, migrated by
 # this checkout: the books still balance and the schema equals a fresh one's. CI runs it.
