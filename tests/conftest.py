@@ -4,6 +4,9 @@ from django.contrib.auth.models import Permission
 from accounts.roles import SUPPORT
 from tests.factories import CustomerFactory, StaffFactory
 
+# The fakes of Stripe and Twilio and the job queue's fixtures, for every test (tests/fakes/).
+pytest_plugins = ["tests.fakes.fixtures"]
+
 
 def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread

@@ -31,6 +31,7 @@ from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
 from refunds.models import Refund
 from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory, StaffFactory, purchase_record
+from tests.helpers import queue_clear
 
 PAYMENTS = 12
 CREDIT_CLIENTS = 8
@@ -115,14 +116,6 @@ def wait_ready(base: str, processes: Processes, deadline: float) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"{base} never became ready\n{processes.logs()}")
-
-
-def queue_clear() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers"
-            " RESTART IDENTITY CASCADE"
-        )
 
 
 def paid(customer: User) -> Payment:
