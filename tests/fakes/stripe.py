@@ -87,7 +87,7 @@ def refund_create_problem(params: dict[str, str]) -> tuple[int, dict] | None:
         return stripe_error(
             400, "invalid_request_error", "FakeStripe: the portal must always send the amount.", param="amount"
         )
-    if not re.fullmatch(r"[0-9]+", params["amount"]):
+    if not re.fullmatch(r"-?[0-9]+", params["amount"]):
         return invalid(f"Invalid integer: {params['amount']}", "amount")
     if int(params["amount"]) < 1:
         return invalid("Invalid positive integer", "amount")
