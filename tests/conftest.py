@@ -4,8 +4,9 @@ from django.contrib.auth.models import Permission
 from accounts.roles import SUPPORT
 from tests.factories import CustomerFactory, StaffFactory
 
-# Fixtures shared by every folder: real processes (gunicorn, runserver, workers).
-pytest_plugins = ["tests.processes"]
+# Fixtures for every folder: the fakes of Stripe and Twilio and the job queue's (tests/fakes/), and
+# real processes (gunicorn, the development server, workers, a private PostgreSQL).
+pytest_plugins = ["tests.fakes.fixtures", "tests.processes"]
 
 
 def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:

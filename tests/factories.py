@@ -1,10 +1,19 @@
+from datetime import timedelta
+from itertools import count
+
 import factory
 from django.contrib.auth.models import Group, Permission
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.roles import roles_ensure
+from accounts.roles import FINANCE, roles_ensure
+from audit.models import AuditEvent
 from notifications.models import SmsMessage
+from payments.audit import PaymentAction
+from payments.models import GatewayEvent, LedgerEntry, Payment
+from payments.services import ledger_append, payment_record_from_gateway
+from refunds.models import Refund
 
 STAFF_PASSWORD = "correct horse battery staple"
 
@@ -24,7 +33,9 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
 class StaffFactory(CustomerFactory):
     """A staff member who may look customers up (`accounts.view_user`) and, with `roles=[...]`,
-    do what those roles allow (accounts/roles.py: "Support", "Finance", "Administrator")."""
+    do what those roles allow (accounts/roles.py: "Support", "Finance", "Administrator").
+    `passwordless=True`: one who never logs in during the test (hashing a password is most of a
+    short test's time)."""
 
     email = factory.Sequence(lambda n: f"staff{n}@statstak.test")
     is_staff = True
@@ -33,6 +44,9 @@ class StaffFactory(CustomerFactory):
     class Meta:
         model = User
         skip_postgeneration_save = True
+
+    class Params:
+        passwordless = factory.Trait(password="!")
 
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):
@@ -45,10 +59,11 @@ class StaffFactory(CustomerFactory):
 
 
 class PaymentFactory(factory.django.DjangoModelFactory):
-    """A $100.00 payment for 500 credits on the sandbox gateway (its id picks the sandbox's behaviour)."""
+    """A $100.00 payment for 500 credits on the sandbox gateway (its id picks the sandbox's behaviour).
+    Not in the ledger: `purchase_record(PaymentFactory())` enters the purchase."""
 
     class Meta:
-        model = "payments.Payment"
+        model = Payment
 
     user = factory.SubFactory(CustomerFactory)
     gateway = "sandbox"
@@ -57,6 +72,85 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     amount = 10000
     currency = "USD"
     credits_bought = 500
+
+
+class LedgerEntryFactory(factory.django.DjangoModelFactory):
+    """A ledger entry written the only way the portal writes one, through `payments.services.ledger_append`
+    (under the customer's row lock, in a transaction): `balance_after` and the customer's cached
+    balance (`User.credits`, also on the `user` passed in) follow from `credits_delta`. The ledger
+    is append-only; a balance cannot go below 0 (`CreditsRefused`). By default: 100 credits given
+    by nobody in particular."""
+
+    class Meta:
+        model = LedgerEntry
+
+    user = factory.SubFactory(CustomerFactory)
+    kind = LedgerEntry.Kind.ADJUSTMENT
+    credits_delta = 100
+    actor = None
+
+    @classmethod
+    def _create(cls, model_class, *, user: User, **fields) -> LedgerEntry:
+        with transaction.atomic():
+            locked = User.objects.select_for_update().get(pk=user.pk)
+            entry = ledger_append(locked_user=locked, **fields)
+        user.credits = locked.credits
+        return entry
+
+
+def purchase_record(payment: Payment) -> Payment:
+    """Enter `payment` in the ledger as the purchase that gave its customer the credits it bought."""
+    LedgerEntryFactory(
+        user=payment.user,
+        kind=LedgerEntry.Kind.PURCHASE,
+        credits_delta=payment.credits_bought,
+        money_delta=payment.amount,
+        currency=payment.currency,
+        payment=payment,
+    )
+    return payment
+
+
+_stripe_ids = count(1)
+
+
+def stripe_payment(*, gateway_id: str = "", amount: int = 10000, credits: int = 500, customer=None) -> Payment:
+    """A customer's Stripe payment as the portal records one from Stripe: with its purchase ledger entry."""
+    customer = customer or CustomerFactory()
+    payment, _ = payment_record_from_gateway(
+        user_id=customer.pk,
+        gateway=Payment.Gateway.STRIPE,
+        gateway_id=gateway_id or f"pi_3Portal{next(_stripe_ids):06d}",
+        amount=amount,
+        currency="USD",
+        credits_bought=credits,
+        description="Pro pack — 500 credits",
+    )
+    return payment
+
+
+class RefundFactory(factory.django.DjangoModelFactory):
+    """A refund the portal reserved and sent to the gateway, still waiting for its answer: pending,
+    $25.00 of the payment, requested by the customer, asked for by a Finance member. No gateway id
+    (its answer never came): give `gateway_refund_id` for one the gateway did answer. `age`: how
+    long ago it was reserved. Made as a row, not through `refund_execute`: nothing is reserved in
+    the ledger or sent anywhere (what a refund left by a request that died looks like)."""
+
+    class Meta:
+        model = Refund
+
+    class Params:
+        age = timedelta(0)
+
+    payment = factory.SubFactory(PaymentFactory)
+    type = Refund.Type.PARTIAL
+    reason = Refund.Reason.REQUESTED_BY_CUSTOMER
+    amount = 2500
+    currency = factory.LazyAttribute(lambda refund: refund.payment.currency)
+    status = Refund.Status.PENDING
+    idempotency_key = factory.Sequence(lambda n: f"form-key-{n:06d}")
+    requested_by = factory.SubFactory(StaffFactory, roles=[FINANCE], passwordless=True)
+    created_at = factory.LazyAttribute(lambda refund: timezone.now() - refund.age)
 
 
 class SmsMessageFactory(factory.django.DjangoModelFactory):
@@ -71,22 +165,32 @@ class SmsMessageFactory(factory.django.DjangoModelFactory):
     status = SmsMessage.Status.QUEUED
 
 
-def purchase_record(payment):
-    """Enter `payment` in the ledger as the purchase that gave its customer the credits it bought."""
-    from django.db import transaction
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    """An audit event as `audit.services.audit_record` writes one: by default a Support member's
+    credits change for a customer, from 0 to 10. Append-only: it can be made, never changed."""
 
-    from payments.models import LedgerEntry
-    from payments.services import ledger_append
+    class Meta:
+        model = AuditEvent
 
-    with transaction.atomic():
-        customer = User.objects.select_for_update().get(pk=payment.user_id)
-        ledger_append(
-            locked_user=customer,
-            kind=LedgerEntry.Kind.PURCHASE,
-            credits_delta=payment.credits_bought,
-            money_delta=payment.amount,
-            currency=payment.currency,
-            actor=None,
-            payment=payment,
-        )
-    return payment
+    actor = factory.SubFactory(StaffFactory, passwordless=True)
+    actor_label = factory.LazyAttribute(
+        lambda event: (event.actor.get_full_name() or event.actor.get_username()) if event.actor else ""
+    )
+    action = PaymentAction.CREDITS_ADJUSTED
+    target_user = factory.SubFactory(CustomerFactory)
+    before = factory.LazyFunction(lambda: {"credits": 0})
+    after = factory.LazyFunction(lambda: {"credits": 10})
+
+
+class GatewayEventFactory(factory.django.DjangoModelFactory):
+    """A Stripe webhook event the portal has acted on (`stripe_event_process` stores each one it acts
+    on, so that a replay changes nothing); `outcome` says what it did."""
+
+    class Meta:
+        model = GatewayEvent
+
+    gateway = Payment.Gateway.STRIPE
+    event_id = factory.Sequence(lambda n: f"evt_3Factory{n:06d}")
+    type = "refund.updated"
+    object_id = factory.Sequence(lambda n: f"re_3Factory{n:06d}")
+    outcome = ""

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 
 from accounts.models import User
 from accounts.roles import FINANCE
@@ -26,6 +25,7 @@ from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
 from refunds.models import Refund
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
+from tests.helpers import queue_clear
 from tests.processes import environment, free_port, login, wait_ready
 
 PAYMENTS = 12
@@ -34,14 +34,6 @@ CREDIT_RAISES_EACH = 5
 DEADLINE_SECONDS = 150  # the whole scenario; it takes about 20 s
 JOB_STARTED = re.compile(r"Starting job notifications\.sms_send\[(\d+)\]")
 EXPECTED_BALANCE = re.compile(r'name="expected_balance" value="(\d+)"')
-
-
-def queue_clear() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers"
-            " RESTART IDENTITY CASCADE"
-        )
 
 
 def paid(customer: User) -> Payment:

@@ -11,7 +11,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from notifications.models import SmsMessage
 from notifications.services import sms_notify
 from tests.factories import CustomerFactory, StaffFactory
-from tests.notifications.conftest import SEND_TASK, send_jobs
+from tests.helpers import SEND_TASK, send_jobs
 
 
 class Rollback(Exception):

@@ -13,16 +13,8 @@ from notifications import tasks
 from notifications.models import SmsMessage
 from notifications.services import sms_notify
 from tests.factories import CustomerFactory
-from tests.notifications.conftest import (
-    PUBLIC_BASE_URL,
-    TWILIO_ACCOUNT_SID,
-    TWILIO_AUTH_TOKEN,
-    TWILIO_FROM_NUMBER,
-    error,
-    hang,
-    jobs_make_due,
-    send_jobs,
-)
+from tests.fakes.twilio import PUBLIC_BASE_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, error, hang
+from tests.helpers import jobs_make_due, send_jobs
 
 Status = SmsMessage.Status
 

@@ -6,7 +6,7 @@ from notifications.models import SmsMessage
 from notifications.services import sms_notify
 from statstak.queue import retry_stalled_jobs
 from tests.factories import CustomerFactory
-from tests.notifications.conftest import send_jobs
+from tests.helpers import send_jobs
 
 
 def test_a_job_left_running_by_a_dead_worker_is_retried_without_sending_twice(twilio, run_worker):

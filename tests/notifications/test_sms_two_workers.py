@@ -14,13 +14,8 @@ from django.db import connection, transaction
 from notifications.models import SmsMessage
 from notifications.services import sms_notify
 from tests.factories import CustomerFactory
-from tests.notifications.conftest import (
-    PUBLIC_BASE_URL,
-    TWILIO_ACCOUNT_SID,
-    TWILIO_AUTH_TOKEN,
-    TWILIO_FROM_NUMBER,
-    send_jobs,
-)
+from tests.fakes.twilio import PUBLIC_BASE_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER
+from tests.helpers import send_jobs
 
 MESSAGES = 1000
 # Far more than the few seconds this takes; a worker still running then is a failure, not a hang.

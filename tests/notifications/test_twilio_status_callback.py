@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 from notifications.models import SmsMessage
 from notifications.services import sms_notify
 from tests.factories import CustomerFactory, SmsMessageFactory
-from tests.notifications.conftest import PUBLIC_BASE_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
+from tests.fakes.twilio import PUBLIC_BASE_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 
 Status = SmsMessage.Status
 SID = "SM" + "a" * 32

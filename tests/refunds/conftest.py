@@ -11,6 +11,12 @@ def finance(db):
 
 
 @pytest.fixture
+def refunder(db):
+    """Finance, who never logs in here: no password (hashing one is most of a short test's time)."""
+    return StaffFactory(roles=[FINANCE], passwordless=True)
+
+
+@pytest.fixture
 def make_payment(db):
     def make(**fields):
         return purchase_record(PaymentFactory(**fields))

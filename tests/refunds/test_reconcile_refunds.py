@@ -11,62 +11,34 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
-from django.utils import timezone
 from procrastinate.contrib.django import app
 
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
 from refunds.services import payment_refundable, refunds_reconcile
 from refunds.tasks import refunds_reconcile as refunds_reconcile_task
-from tests.refunds.test_stripe_gateway import (
-    WEBHOOK_SECRET,
-    FakeStripe,
-    assert_books_balance,
-    refund_card,
-    sms_jobs_for,
-    staff_member,
-    stripe_payment,
-)
+from tests.factories import RefundFactory, stripe_payment
+from tests.helpers import assert_books_balance, refund_request, sms_jobs_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NOW = timedelta(0)
+# A refund whose request died between reserving it and asking Stripe (no gateway id), that long ago.
+LEFT_BEHIND = timedelta(minutes=10)
 
 
-@pytest.fixture
-def stripe_api(httpserver, settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_portal_51Hx"
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
-    settings.STRIPE_TIMEOUT_SECONDS = 2.0
-    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+@pytest.fixture(autouse=True)
+def reconcile_at_once(settings):
+    """Refunds left pending are reconciled however young (the command and the job use the setting)."""
     settings.RECONCILE_AFTER_SECONDS = 0
-    fake = FakeStripe(httpserver)
-    yield fake
-    fake.release()
-    httpserver.check_assertions()
 
 
-def unanswered_refund(payment: Payment, *, amount: int = 2500, age: timedelta = timedelta(minutes=10)) -> Refund:
-    """A refund whose request died between reserving it and asking Stripe (no gateway id)."""
-    return Refund.objects.create(
-        payment=payment,
-        type=Refund.Type.PARTIAL,
-        reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
-        amount=amount,
-        currency=payment.currency,
-        idempotency_key=f"form-key-unanswered-{payment.pk}-{amount}",
-        requested_by=staff_member(),
-        created_at=timezone.now() - age,
-    )
-
-
-def test_a_refund_whose_answer_timed_out_is_settled_by_sending_the_same_key_again(settings, stripe_api):
+def test_a_refund_whose_answer_timed_out_is_settled_by_sending_the_same_key_again(settings, stripe_api, refunder):
     payment = stripe_payment(amount=10000, credits=500)
     settings.STRIPE_TIMEOUT_SECONDS = 0.3
     stripe_api.faults = ["hold"]  # Stripe makes the refund; its answer comes after the portal stopped waiting
 
-    refund = refund_card(payment, amount=2500, key="form-key-timeout")
+    refund = refund_request(payment, actor=refunder, amount=2500, idempotency_key="form-key-timeout")
 
     assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PENDING, "")
     assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
@@ -88,11 +60,11 @@ def test_a_refund_whose_answer_timed_out_is_settled_by_sending_the_same_key_agai
     assert_books_balance()
 
 
-def test_a_refund_that_met_a_500_stays_pending_and_is_settled_by_reconciliation(stripe_api):
+def test_a_refund_that_met_a_500_stays_pending_and_is_settled_by_reconciliation(stripe_api, refunder):
     payment = stripe_payment(amount=10000)
     stripe_api.faults = ["500"]
 
-    refund = refund_card(payment, amount=10000, key="form-key-500")
+    refund = refund_request(payment, actor=refunder, amount=10000, idempotency_key="form-key-500")
 
     assert refund.status == Refund.Status.PENDING
     assert stripe_api.refunds == {}
@@ -108,10 +80,10 @@ def test_a_refund_that_met_a_500_stays_pending_and_is_settled_by_reconciliation(
     assert_books_balance()
 
 
-def test_a_refund_pending_at_stripe_is_looked_up_not_sent_again(stripe_api):
+def test_a_refund_pending_at_stripe_is_looked_up_not_sent_again(stripe_api, refunder):
     payment = stripe_payment()
     stripe_api.refund_status = "pending"
-    refund = refund_card(payment, amount=2500, key="form-key-slow-bank")
+    refund = refund_request(payment, actor=refunder, amount=2500, idempotency_key="form-key-slow-bank")
     assert refund.status == Refund.Status.PENDING
 
     (still,) = refunds_reconcile(older_than=NOW)
@@ -125,10 +97,10 @@ def test_a_refund_pending_at_stripe_is_looked_up_not_sent_again(stripe_api):
     assert_books_balance()
 
 
-def test_a_refund_stripe_failed_meanwhile_is_failed_and_its_amount_released(stripe_api):
+def test_a_refund_stripe_failed_meanwhile_is_failed_and_its_amount_released(stripe_api, refunder):
     payment = stripe_payment(amount=10000)
     stripe_api.refund_status = "pending"
-    refund = refund_card(payment, amount=10000, key="form-key-bank-said-no")
+    refund = refund_request(payment, actor=refunder, amount=10000, idempotency_key="form-key-bank-said-no")
     stripe_api.refunds[refund.gateway_refund_id] |= {"status": "failed", "failure_reason": "declined"}
 
     refunds_reconcile(older_than=NOW)
@@ -142,7 +114,7 @@ def test_a_refund_stripe_failed_meanwhile_is_failed_and_its_amount_released(stri
 
 def test_a_resend_that_stripe_declines_fails_the_refund(stripe_api):
     payment = stripe_payment()
-    refund = unanswered_refund(payment)
+    refund = RefundFactory(payment=payment, age=LEFT_BEHIND)
     stripe_api.faults = ["already_refunded"]
 
     (result,) = refunds_reconcile(older_than=NOW)
@@ -156,7 +128,7 @@ def test_a_resend_that_stripe_declines_fails_the_refund(stripe_api):
 
 def test_the_command_prints_what_it_settled_and_a_second_run_changes_nothing(stripe_api):
     payment = stripe_payment()
-    refund = unanswered_refund(payment)
+    refund = RefundFactory(payment=payment, age=LEFT_BEHIND)
 
     first, second = StringIO(), StringIO()
     call_command("reconcile_refunds", stdout=first)
@@ -172,7 +144,7 @@ def test_the_command_prints_what_it_settled_and_a_second_run_changes_nothing(str
 
 
 def test_the_command_lists_refunds_still_without_an_answer(stripe_api):
-    refund = unanswered_refund(stripe_payment())
+    refund = RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND)
     stripe_api.faults = ["503"]
 
     out = StringIO()
@@ -186,7 +158,7 @@ def test_the_command_lists_refunds_still_without_an_answer(stripe_api):
 
 def test_refunds_younger_than_reconcile_after_seconds_are_left_to_their_request(settings, stripe_api):
     settings.RECONCILE_AFTER_SECONDS = 300
-    young = unanswered_refund(stripe_payment(), age=timedelta(seconds=30))
+    young = RefundFactory(payment=stripe_payment(), age=timedelta(seconds=30))
 
     assert refunds_reconcile() == []
 
@@ -197,7 +169,7 @@ def test_refunds_younger_than_reconcile_after_seconds_are_left_to_their_request(
 
 def test_a_refund_without_gateway_id_older_than_the_idempotency_window_is_not_sent_again(stripe_api):
     # Stripe forgets a key after 24 hours: sending the create again then could refund twice.
-    refund = unanswered_refund(stripe_payment(), age=timedelta(hours=30))
+    refund = RefundFactory(payment=stripe_payment(), age=timedelta(hours=30))
 
     (result,) = refunds_reconcile(older_than=NOW)
 
@@ -209,8 +181,7 @@ def test_a_refund_without_gateway_id_older_than_the_idempotency_window_is_not_se
 
 def test_an_account_credits_refund_left_pending_is_completed_without_the_gateway(stripe_api):
     payment = stripe_payment(amount=10000, credits=500)
-    refund = unanswered_refund(payment, amount=2000)
-    Refund.objects.filter(pk=refund.pk).update(type=Refund.Type.CREDITS, credits_delta=100)
+    RefundFactory(payment=payment, age=LEFT_BEHIND, amount=2000, type=Refund.Type.CREDITS, credits_delta=100)
 
     (result,) = refunds_reconcile(older_than=NOW)
 
@@ -222,7 +193,7 @@ def test_an_account_credits_refund_left_pending_is_completed_without_the_gateway
 
 
 def test_a_refund_claimed_by_another_session_is_skipped(stripe_api):
-    refund = unanswered_refund(stripe_payment())
+    refund = RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND)
     claimed, done = threading.Event(), threading.Event()
 
     def hold_the_refund_lock() -> None:
@@ -248,7 +219,7 @@ def test_a_refund_claimed_by_another_session_is_skipped(stripe_api):
 
 
 def test_two_reconcilers_at_once_ask_stripe_once(settings, stripe_api):
-    refund = unanswered_refund(stripe_payment())
+    refund = RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND)
     stripe_api.faults = ["hold"]
     first_results: list = []
 
@@ -275,7 +246,7 @@ def test_two_reconcilers_at_once_ask_stripe_once(settings, stripe_api):
 def test_it_refuses_to_run_inside_a_transaction(stripe_api):
     from django.db import transaction
 
-    unanswered_refund(stripe_payment())
+    RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND)
 
     with pytest.raises(RuntimeError), transaction.atomic():
         refunds_reconcile(older_than=NOW)
@@ -284,7 +255,7 @@ def test_it_refuses_to_run_inside_a_transaction(stripe_api):
 
 
 def test_the_worker_runs_reconciliation_every_five_minutes(stripe_api):
-    refund = unanswered_refund(stripe_payment())
+    refund = RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND)
     periodic = [p for p in app.periodic_registry.periodic_tasks.values() if p.task.name == "refunds.reconcile"]
 
     refunds_reconcile_task(timestamp=0)  # what the worker calls at each scheduled time

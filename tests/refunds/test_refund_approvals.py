@@ -6,13 +6,14 @@ from django.urls import reverse
 
 from accounts.roles import FINANCE, SUPPORT
 from audit.models import AuditEvent
-from payments.models import LedgerEntry, Payment
+from payments.models import LedgerEntry
 from payments.selectors import ledger_verify
 from refunds.audit import RefundAction
 from refunds.models import Refund
-from refunds.services import RefundRefused, payment_refundable, refund_approve, refund_execute, refund_reject
+from refunds.services import RefundRefused, payment_refundable, refund_approve, refund_reject
 from tests.concurrency import run_together
 from tests.factories import StaffFactory
+from tests.helpers import refund_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,21 +23,13 @@ def second_finance(db):
     return StaffFactory(first_name="Sam", last_name="Second", roles=[FINANCE])
 
 
-def big_refund(payment, finance, amount=60000, key="big-refund-key-0000001") -> Refund:
-    return refund_execute(
-        payment=Payment.objects.get(pk=payment.pk),
-        type=Refund.Type.PARTIAL,
-        amount=amount,
-        reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
-        note="",
-        actor=finance,
-        idempotency_key=key,
-    )
+# Over REFUND_APPROVAL_THRESHOLD ($500.00): it waits for a second staff member.
+BIG = 60000
 
 
 def test_a_refund_over_the_threshold_waits_with_its_amount_reserved(make_payment, finance):
     payment = make_payment(amount=100000, credits_bought=1000)
-    refund = big_refund(payment, finance)
+    refund = refund_request(payment, actor=finance, amount=BIG)
     assert refund.status == Refund.Status.AWAITING_APPROVAL
     assert refund.gateway_refund_id == ""
     assert payment_refundable(payment=payment).amount == 40000
@@ -45,7 +38,7 @@ def test_a_refund_over_the_threshold_waits_with_its_amount_reserved(make_payment
 
 def test_another_finance_member_approves_and_it_is_carried_out(make_payment, finance, second_finance):
     payment = make_payment(amount=100000, credits_bought=1000)
-    refund = refund_approve(refund=big_refund(payment, finance), approver=second_finance)
+    refund = refund_approve(refund=refund_request(payment, actor=finance, amount=BIG), approver=second_finance)
     assert refund.status == Refund.Status.SUCCEEDED
     assert refund.decided_by == second_finance
     assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
@@ -59,7 +52,7 @@ def test_another_finance_member_approves_and_it_is_carried_out(make_payment, fin
 
 
 def test_the_requester_can_never_approve_or_reject_their_own(make_payment, finance):
-    refund = big_refund(make_payment(amount=100000), finance)
+    refund = refund_request(make_payment(amount=100000), actor=finance, amount=BIG)
     with pytest.raises(RefundRefused, match="another staff member must approve"):
         refund_approve(refund=refund, approver=finance)
     with pytest.raises(RefundRefused, match="another staff member must approve"):
@@ -68,14 +61,14 @@ def test_the_requester_can_never_approve_or_reject_their_own(make_payment, finan
 
 
 def test_support_cannot_approve(make_payment, finance):
-    refund = big_refund(make_payment(amount=100000), finance)
+    refund = refund_request(make_payment(amount=100000), actor=finance, amount=BIG)
     with pytest.raises(PermissionDenied):
         refund_approve(refund=refund, approver=StaffFactory(roles=[SUPPORT]))
 
 
 def test_a_rejection_needs_a_reason_and_releases_the_amount(make_payment, finance, second_finance):
     payment = make_payment(amount=100000)
-    refund = big_refund(payment, finance)
+    refund = refund_request(payment, actor=finance, amount=BIG)
     with pytest.raises(RefundRefused, match="Say why"):
         refund_reject(refund=refund, approver=second_finance, reason="  ")
     rejected = refund_reject(refund=refund, approver=second_finance, reason="Customer already got a voucher")
@@ -87,7 +80,7 @@ def test_a_rejection_needs_a_reason_and_releases_the_amount(make_payment, financ
 
 def test_two_approvers_at_once_execute_it_once(make_payment, finance, second_finance):
     third = StaffFactory(roles=[FINANCE])
-    refund = big_refund(make_payment(amount=100000, credits_bought=1000), finance)
+    refund = refund_request(make_payment(amount=100000, credits_bought=1000), actor=finance, amount=BIG)
     approvers = [second_finance, third]
     results = run_together(lambda i: refund_approve(refund=refund, approver=approvers[i % 2]), 6)
     assert len([r for r in results if isinstance(r, Refund)]) == 1, results
@@ -99,15 +92,15 @@ def test_two_approvers_at_once_execute_it_once(make_payment, finance, second_fin
 def test_the_daily_cap_per_staff_member_is_enforced(make_payment, finance, settings):
     settings.REFUND_DAILY_CAP = 5000
     first = make_payment()
-    big_refund(first, finance, amount=3000, key="cap-key-000000000001")
+    refund_request(first, actor=finance, amount=3000, idempotency_key="cap-key-000000000001")
     with pytest.raises(RefundRefused, match=r"over the daily limit of \$50\.00"):
-        big_refund(make_payment(), finance, amount=2001, key="cap-key-000000000002")
-    big_refund(make_payment(), finance, amount=2000, key="cap-key-000000000003")
+        refund_request(make_payment(), actor=finance, amount=2001, idempotency_key="cap-key-000000000002")
+    refund_request(make_payment(), actor=finance, amount=2000, idempotency_key="cap-key-000000000003")
     assert Refund.objects.count() == 2
 
 
 def test_the_approvals_page_lists_waiting_refunds_and_decides_by_htmx(client, make_payment, finance, second_finance):
-    refund = big_refund(make_payment(amount=100000), finance)
+    refund = refund_request(make_payment(amount=100000), actor=finance, amount=BIG)
     client.force_login(second_finance)
     page = client.get(reverse("approvals")).content.decode()
     assert "$600.00" in page and "Approve and refund" in page and "Fran Finance" in page
@@ -124,6 +117,6 @@ def test_the_approvals_page_lists_waiting_refunds_and_decides_by_htmx(client, ma
 def test_the_approvals_page_is_for_approvers_only(client, make_payment, finance):
     client.force_login(StaffFactory(roles=[SUPPORT]))
     assert client.get(reverse("approvals")).status_code == 403
-    refund = big_refund(make_payment(amount=100000), finance)
+    refund = refund_request(make_payment(amount=100000), actor=finance, amount=BIG)
     assert client.post(reverse("refund_approve", args=[refund.pk])).status_code in (302, 403)
     assert Refund.objects.get(pk=refund.pk).status == Refund.Status.AWAITING_APPROVAL

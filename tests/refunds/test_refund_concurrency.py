@@ -5,11 +5,12 @@ import threading
 import pytest
 
 from payments import gateway as gateway_module
-from payments.models import LedgerEntry, Payment
+from payments.models import LedgerEntry
 from payments.selectors import ledger_verify
 from refunds.models import Refund
-from refunds.services import RefundRefused, refund_execute
+from refunds.services import RefundRefused
 from tests.concurrency import run_together
+from tests.helpers import refund_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,15 +19,7 @@ def test_thirty_clients_refunding_thirty_dollars_of_a_hundred_let_exactly_three_
     payment = make_payment(amount=10000)
 
     def refund(index: int) -> Refund:
-        return refund_execute(
-            payment=Payment.objects.get(pk=payment.pk),
-            type=Refund.Type.PARTIAL,
-            amount=3000,
-            reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
-            note="",
-            actor=finance,
-            idempotency_key=f"concurrent-{index:04d}-key-abcdef",
-        )
+        return refund_request(payment, actor=finance, amount=3000, idempotency_key=f"concurrent-{index:04d}-key-abcdef")
 
     results = run_together(refund, 30)
     succeeded = [r for r in results if isinstance(r, Refund) and r.status == Refund.Status.SUCCEEDED]
@@ -57,13 +50,11 @@ def test_ten_submits_with_one_key_make_one_gateway_call_and_show_one_result(make
     monkeypatch.setattr("refunds.services.gateway_for", lambda name: sandbox)
 
     def submit(index: int) -> Refund:
-        return refund_execute(
-            payment=Payment.objects.get(pk=payment.pk),
-            type=Refund.Type.PARTIAL,
+        return refund_request(
+            payment,
+            actor=finance,
             amount=2500,
             reason=Refund.Reason.DUPLICATE,
-            note="",
-            actor=finance,
             idempotency_key="one-form-submitted-ten-times",
         )
 
@@ -87,13 +78,10 @@ def test_refunds_and_credit_changes_on_the_same_customer_do_not_deadlock(make_pa
 
     def work(index: int):
         if index % 2:
-            return refund_execute(
-                payment=Payment.objects.get(pk=payment.pk),
-                type=Refund.Type.PARTIAL,
-                amount=500,
-                reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
-                note="",
+            return refund_request(
+                payment,
                 actor=finance,
+                amount=500,
                 idempotency_key=f"mixed-{index:04d}-key-abcdef",
                 credits_to_remove=10,
             )

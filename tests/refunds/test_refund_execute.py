@@ -13,25 +13,11 @@ from payments.gateway import GatewayRefund
 from payments.models import LedgerEntry, Payment
 from payments.selectors import ledger_verify
 from refunds.models import Refund
-from refunds.services import RefundRefused, payment_refundable, refund_execute, refund_record_answer
-from tests.factories import CustomerFactory
+from refunds.services import RefundRefused, payment_refundable, refund_record_answer
+from tests.factories import CustomerFactory, LedgerEntryFactory
+from tests.helpers import refund_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-KEYS = iter(f"test-key-{n:08d}-abcdef" for n in range(10_000))
-
-
-def execute(payment, actor, **overrides) -> Refund:
-    arguments = {
-        "type": Refund.Type.PARTIAL,
-        "amount": 2500,
-        "reason": Refund.Reason.REQUESTED_BY_CUSTOMER,
-        "note": "",
-        "idempotency_key": next(KEYS),
-        "credits_to_remove": 0,
-        "notify_customer": True,
-    } | overrides
-    return refund_execute(payment=Payment.objects.get(pk=payment.pk), actor=actor, **arguments)
 
 
 def sms_about(refund) -> list[SmsMessage]:
@@ -47,7 +33,7 @@ def assert_invariants():
 
 def test_a_partial_refund_moves_money_credits_ledger_and_queues_one_sms(make_payment, finance):
     payment = make_payment()
-    refund = execute(payment, finance, amount=2500, credits_to_remove=125, note="Late delivery")
+    refund = refund_request(payment, actor=finance, amount=2500, credits_to_remove=125, note="Late delivery")
     payment.refresh_from_db()
     customer = User.objects.get(pk=payment.user_id)
     assert refund.status == Refund.Status.SUCCEEDED
@@ -71,13 +57,13 @@ def test_a_partial_refund_moves_money_credits_ledger_and_queues_one_sms(make_pay
 
 def test_a_full_refund_takes_whatever_remains_and_then_nothing_remains(make_payment, finance):
     payment = make_payment()
-    execute(payment, finance, amount=4000)
-    refund = execute(payment, finance, type=Refund.Type.FULL, amount=None)
+    refund_request(payment, actor=finance, amount=4000)
+    refund = refund_request(payment, actor=finance, type=Refund.Type.FULL, amount=None)
     payment.refresh_from_db()
     assert refund.amount == 6000
     assert (payment.amount_refunded, payment.status) == (10000, Payment.Status.REFUNDED)
     with pytest.raises(RefundRefused, match="Nothing remains to refund"):
-        execute(payment, finance, type=Refund.Type.FULL, amount=None)
+        refund_request(payment, actor=finance, type=Refund.Type.FULL, amount=None)
     assert Refund.objects.count() == 2
     assert_invariants()
 
@@ -85,7 +71,7 @@ def test_a_full_refund_takes_whatever_remains_and_then_nothing_remains(make_paym
 def test_account_credits_move_no_money_and_never_call_the_gateway(make_payment, finance):
     # This payment's gateway declines every refund: a success proves the gateway was not asked.
     payment = make_payment(gateway_id="pi_sandbox_decline_credits")
-    refund = execute(payment, finance, type=Refund.Type.CREDITS, amount=2000, credits_to_remove=50)
+    refund = refund_request(payment, actor=finance, type=Refund.Type.CREDITS, amount=2000, credits_to_remove=50)
     assert refund.status == Refund.Status.SUCCEEDED
     assert refund.gateway_refund_id == ""
     assert refund.credits_delta == 100  # $20.00 of a $100.00 / 500-credit payment
@@ -98,11 +84,8 @@ def test_account_credits_move_no_money_and_never_call_the_gateway(make_payment, 
 
 def test_credits_removed_are_capped_at_the_balance_when_recorded(make_payment, finance):
     payment = make_payment()
-    User.objects.filter(pk=payment.user_id).update(credits=30)
-    LedgerEntry.objects.create(
-        user_id=payment.user_id, kind=LedgerEntry.Kind.USAGE, credits_delta=-470, balance_after=30
-    )
-    refund = execute(payment, finance, amount=5000, credits_to_remove=250)
+    LedgerEntryFactory(user=payment.user, kind=LedgerEntry.Kind.USAGE, credits_delta=-470)  # 30 left
+    refund = refund_request(payment, actor=finance, amount=5000, credits_to_remove=250)
     assert refund.credits_delta == -30
     assert User.objects.get(pk=payment.user_id).credits == 0
     assert_invariants()
@@ -123,7 +106,7 @@ def test_credits_removed_are_capped_at_the_balance_when_recorded(make_payment, f
 def test_refusals_write_nothing(make_payment, finance, overrides, message):
     payment = make_payment()
     with pytest.raises(RefundRefused, match=message):
-        execute(payment, finance, **overrides)
+        refund_request(payment, actor=finance, **overrides)
     assert not Refund.objects.exists()
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND).exists()
     assert not SmsMessage.objects.exists()
@@ -133,20 +116,20 @@ def test_refusals_write_nothing(make_payment, finance, overrides, message):
 def test_other_with_a_note_and_stripes_reasons_are_accepted(make_payment, finance):
     payment = make_payment()
     for reason in Refund.Reason:
-        execute(payment, finance, amount=1000, reason=reason, note="Because" if reason == "other" else "")
+        refund_request(payment, actor=finance, amount=1000, reason=reason, note="Because" if reason == "other" else "")
     assert Refund.objects.filter(status=Refund.Status.SUCCEEDED).count() == 4
 
 
 def test_account_credits_need_a_payment_that_bought_credits(make_payment, finance):
     payment = make_payment(credits_bought=0)
     with pytest.raises(RefundRefused, match="bought no credits"):
-        execute(payment, finance, type=Refund.Type.CREDITS, amount=1000)
+        refund_request(payment, actor=finance, type=Refund.Type.CREDITS, amount=1000)
     assert not Refund.objects.exists()
 
 
 def test_a_decline_fails_the_refund_releases_the_reservation_and_writes_no_ledger(make_payment, finance):
     payment = make_payment(gateway_id="pi_sandbox_decline_x")
-    refund = execute(payment, finance, amount=3000, credits_to_remove=100)
+    refund = refund_request(payment, actor=finance, amount=3000, credits_to_remove=100)
     assert refund.status == Refund.Status.FAILED
     assert refund.failure_reason == "The customer's bank declined the refund."
     assert payment_refundable(payment=payment).amount == 10000
@@ -160,12 +143,12 @@ def test_a_decline_fails_the_refund_releases_the_reservation_and_writes_no_ledge
 
 def test_a_pending_answer_keeps_the_amount_reserved_until_it_settles(make_payment, finance):
     payment = make_payment(gateway_id="pi_sandbox_pending_x")
-    refund = execute(payment, finance, amount=7000)
+    refund = refund_request(payment, actor=finance, amount=7000)
     assert refund.status == Refund.Status.PENDING
     assert refund.gateway_refund_id.startswith("re_sandbox_pending_")
     assert payment_refundable(payment=payment).amount == 3000
     with pytest.raises(RefundRefused, match=r"at most \$30\.00"):
-        execute(payment, finance, amount=3001)
+        refund_request(payment, actor=finance, amount=3001)
     assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert sms_about(refund) == []
 
@@ -181,7 +164,7 @@ def test_a_pending_answer_keeps_the_amount_reserved_until_it_settles(make_paymen
 
 def test_a_pending_refund_that_fails_later_releases_its_reservation(make_payment, finance):
     payment = make_payment(gateway_id="pi_sandbox_faillater_x")
-    refund = execute(payment, finance, amount=7000)
+    refund = refund_request(payment, actor=finance, amount=7000)
     failed = refund_record_answer(
         refund=refund, answer=GatewayRefund(id=refund.gateway_refund_id, status="failed", failure_reason="Declined")
     )
@@ -193,9 +176,9 @@ def test_a_pending_refund_that_fails_later_releases_its_reservation(make_payment
 
 def test_no_answer_leaves_it_pending_and_the_same_key_returns_the_same_refund(make_payment, finance):
     payment = make_payment(gateway_id="pi_sandbox_timeout_x")
-    refund = execute(payment, finance, amount=1000, idempotency_key="timeout-key-0000000001")
+    refund = refund_request(payment, actor=finance, amount=1000, idempotency_key="timeout-key-0000000001")
     assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PENDING, "")
-    again = execute(payment, finance, amount=1000, idempotency_key="timeout-key-0000000001")
+    again = refund_request(payment, actor=finance, amount=1000, idempotency_key="timeout-key-0000000001")
     assert again.pk == refund.pk
     assert Refund.objects.count() == 1
     assert payment_refundable(payment=payment).amount == 9000
@@ -203,8 +186,8 @@ def test_no_answer_leaves_it_pending_and_the_same_key_returns_the_same_refund(ma
 
 def test_the_same_key_twice_is_one_refund(make_payment, finance):
     payment = make_payment()
-    first = execute(payment, finance, amount=1000, idempotency_key="double-click-00000001")
-    second = execute(payment, finance, amount=1000, idempotency_key="double-click-00000001")
+    first = refund_request(payment, actor=finance, amount=1000, idempotency_key="double-click-00000001")
+    second = refund_request(payment, actor=finance, amount=1000, idempotency_key="double-click-00000001")
     assert first.pk == second.pk
     assert second.status == Refund.Status.SUCCEEDED
     assert Refund.objects.count() == 1
@@ -214,21 +197,21 @@ def test_the_same_key_twice_is_one_refund(make_payment, finance):
 
 def test_a_key_used_for_another_payment_is_refused(make_payment, finance):
     first, other = make_payment(), make_payment()
-    execute(first, finance, idempotency_key="shared-key-0000000001")
+    refund_request(first, actor=finance, idempotency_key="shared-key-0000000001")
     with pytest.raises(RefundRefused, match="already used for another payment"):
-        execute(other, finance, idempotency_key="shared-key-0000000001")
+        refund_request(other, actor=finance, idempotency_key="shared-key-0000000001")
     assert Refund.objects.count() == 1
 
 
 def test_without_notification_no_sms_is_written(make_payment, finance):
-    refund = execute(make_payment(), finance, notify_customer=False)
+    refund = refund_request(make_payment(), actor=finance, notify_customer=False)
     assert refund.status == Refund.Status.SUCCEEDED
     assert sms_about(refund) == []
 
 
 def test_a_customer_without_a_phone_gets_a_failed_message_that_says_why(make_payment, finance):
     payment = make_payment(user=CustomerFactory(phone=""))
-    refund = execute(payment, finance)
+    refund = refund_request(payment, actor=finance)
     [message] = sms_about(refund)
     assert message.status == SmsMessage.Status.FAILED
     assert message.last_error == "No phone number"
@@ -237,7 +220,7 @@ def test_a_customer_without_a_phone_gets_a_failed_message_that_says_why(make_pay
 def test_credits_removed_with_a_card_refund_are_at_most_what_the_payment_bought(make_payment, finance):
     payment = make_payment()  # bought 500
     with pytest.raises(RefundRefused, match="At most 500 credits"):
-        execute(payment, finance, amount=1, credits_to_remove=501)
+        refund_request(payment, actor=finance, amount=1, credits_to_remove=501)
     assert not Refund.objects.exists()
 
 
@@ -245,7 +228,7 @@ def test_a_gateway_refund_past_the_payments_amount_is_recorded_and_the_total_cap
     from refunds.services import refund_external_record
 
     payment = make_payment()
-    execute(payment, finance, type=Refund.Type.CREDITS, amount=10000)  # the gateway never saw this one
+    refund_request(payment, actor=finance, type=Refund.Type.CREDITS, amount=10000)  # the gateway never saw this one
     external = refund_external_record(
         payment=Payment.objects.get(pk=payment.pk),
         answer=GatewayRefund(id="re_dashboard_1", status="succeeded"),

@@ -1,10 +1,7 @@
 """POST /webhooks/stripe/: Stripe's events, signed as Stripe signs them, moving refunds and payments on."""
 
-import hashlib
-import hmac
 import json
 import time
-from itertools import count
 
 import pytest
 from django.test import Client
@@ -15,32 +12,11 @@ from payments.models import GatewayEvent, LedgerEntry, Payment
 from refunds.models import Refund
 from refunds.services import payment_refundable, refund_record_answer
 from tests.concurrency import run_together
-from tests.factories import CustomerFactory
-from tests.refunds.test_stripe_gateway import (
-    WEBHOOK_SECRET,
-    FakeStripe,
-    assert_books_balance,
-    refund_card,
-    sms_jobs_for,
-    staff_member,
-    stripe_payment,
-)
+from tests.factories import CustomerFactory, RefundFactory, stripe_payment
+from tests.fakes.stripe import WEBHOOK_SECRET, stripe_event, stripe_refund, stripe_signature
+from tests.helpers import assert_books_balance, refund_request, sms_jobs_for
 
 URL = "/webhooks/stripe/"
-_ids = count(1)
-
-
-@pytest.fixture
-def stripe_api(httpserver, settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_portal_51Hx"
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
-    settings.STRIPE_TIMEOUT_SECONDS = 2.0
-    settings.STRIPE_MAX_NETWORK_RETRIES = 0
-    fake = FakeStripe(httpserver)
-    yield fake
-    fake.release()
-    httpserver.check_assertions()
 
 
 @pytest.fixture
@@ -54,25 +30,6 @@ def stripe_client():
     return Client(enforce_csrf_checks=True)
 
 
-def stripe_event(event_type: str, data_object: dict, *, event_id: str = "", created: int | None = None) -> dict:
-    return {
-        "id": event_id or f"evt_3Test{next(_ids):06d}",
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": created or int(time.time()),
-        "type": event_type,
-        "livemode": False,
-        "data": {"object": data_object},
-    }
-
-
-def stripe_signature(payload: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
-    """The Stripe-Signature header as Stripe makes it: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
 def deliver(client: Client, event: dict, **signing):
     payload = json.dumps(event)
     return client.post(
@@ -80,37 +37,6 @@ def deliver(client: Client, event: dict, **signing):
         data=payload,
         content_type="application/json",
         headers={"Stripe-Signature": stripe_signature(payload, **signing)},
-    )
-
-
-def stripe_refund(refund_id: str, payment: Payment, *, status: str, amount: int, **fields) -> dict:
-    return {
-        "id": refund_id,
-        "object": "refund",
-        "amount": amount,
-        "currency": payment.currency.lower(),
-        "charge": "ch_3Charge" + payment.gateway_id[-6:],
-        "payment_intent": payment.gateway_id,
-        "status": status,
-        "reason": None,
-        "failure_reason": None,
-        "metadata": {},
-        "created": int(time.time()),
-    } | fields
-
-
-def pending_refund(payment: Payment, *, amount: int = 2500, gateway_refund_id: str = "", credits: int = 0) -> Refund:
-    """A refund the portal sent to Stripe, still waiting for its answer."""
-    return Refund.objects.create(
-        payment=payment,
-        type=Refund.Type.PARTIAL,
-        reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
-        amount=amount,
-        currency=payment.currency,
-        gateway_refund_id=gateway_refund_id,
-        idempotency_key=f"form-key-{next(_ids):06d}",
-        requested_by=staff_member(),
-        credits_delta=-credits,
     )
 
 
@@ -129,7 +55,7 @@ def test_it_needs_no_login_and_no_csrf_token(db, stripe_client, webhook_secret):
 
 def test_it_refuses_a_bad_signature_and_changes_nothing(db, stripe_client, webhook_secret):
     payment = stripe_payment()
-    refund = pending_refund(payment, gateway_refund_id="re_3BadSig")
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3BadSig")
     event = stripe_event("refund.updated", stripe_refund("re_3BadSig", payment, status="succeeded", amount=2500))
 
     response = deliver(stripe_client, event, secret="whsec_someone_else")
@@ -144,7 +70,7 @@ def test_it_refuses_a_bad_signature_and_changes_nothing(db, stripe_client, webho
 def test_it_refuses_a_correctly_signed_event_with_a_stale_timestamp(db, stripe_client, webhook_secret):
     # A captured delivery replayed later: the signature is genuine, the time is not.
     payment = stripe_payment()
-    refund = pending_refund(payment, gateway_refund_id="re_3Stale")
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3Stale")
     event = stripe_event("refund.updated", stripe_refund("re_3Stale", payment, status="succeeded", amount=2500))
 
     response = deliver(stripe_client, event, timestamp=int(time.time()) - 301)
@@ -157,7 +83,7 @@ def test_it_refuses_a_correctly_signed_event_with_a_stale_timestamp(db, stripe_c
 
 def test_it_refuses_a_payload_changed_after_signing(db, stripe_client, webhook_secret):
     payment = stripe_payment()
-    refund = pending_refund(payment, gateway_refund_id="re_3Tampered")
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3Tampered")
     event = stripe_event("refund.updated", stripe_refund("re_3Tampered", payment, status="failed", amount=2500))
     signature = stripe_signature(json.dumps(event))
     event["data"]["object"]["status"] = "succeeded"
@@ -212,10 +138,12 @@ def test_it_answers_200_to_an_event_it_does_not_act_on_and_changes_nothing(db, s
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refund_pending_at_stripe_succeeds_on_refund_updated(stripe_api, stripe_client):
+def test_a_refund_pending_at_stripe_succeeds_on_refund_updated(stripe_api, stripe_client, refunder):
     payment = stripe_payment(amount=10000, credits=500)
     stripe_api.refund_status = "pending"
-    refund = refund_card(payment, amount=3000, key="form-key-pending", credits_to_remove=150)
+    refund = refund_request(
+        payment, actor=refunder, amount=3000, idempotency_key="form-key-pending", credits_to_remove=150
+    )
     assert refund.status == Refund.Status.PENDING
     assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert sms_jobs_for(refund) == []
@@ -236,7 +164,7 @@ def test_a_refund_pending_at_stripe_succeeds_on_refund_updated(stripe_api, strip
 
 def test_a_replayed_and_out_of_order_refund_event_changes_the_refund_once(db, stripe_client, webhook_secret):
     payment = stripe_payment()
-    refund = pending_refund(payment, gateway_refund_id="re_3Replayed", credits=100)
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3Replayed", credits_delta=-100)
     succeeded = stripe_event(
         "refund.updated", stripe_refund("re_3Replayed", payment, status="succeeded", amount=2500), created=2000
     )
@@ -260,7 +188,7 @@ def test_a_replayed_and_out_of_order_refund_event_changes_the_refund_once(db, st
 @pytest.mark.django_db(transaction=True)
 def test_deliveries_of_one_event_at_the_same_moment_change_the_refund_once(webhook_secret):
     payment = stripe_payment()
-    refund = pending_refund(payment, gateway_refund_id="re_3Concurrent", credits=50)
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3Concurrent", credits_delta=-50)
     event = stripe_event("refund.updated", stripe_refund("re_3Concurrent", payment, status="succeeded", amount=2500))
     # And the same news under other event ids, as Stripe also sends.
     others = [stripe_event("refund.updated", event["data"]["object"]) for _ in range(3)]
@@ -278,7 +206,7 @@ def test_deliveries_of_one_event_at_the_same_moment_change_the_refund_once(webho
 
 def test_refund_failed_fails_a_pending_refund_and_releases_its_amount(db, stripe_client, webhook_secret):
     payment = stripe_payment(amount=10000)
-    refund = pending_refund(payment, amount=10000, gateway_refund_id="re_3Failed")
+    refund = RefundFactory(payment=payment, amount=10000, gateway_refund_id="re_3Failed")
     assert payment_refundable(payment=payment).amount == 0
     event = stripe_event(
         "refund.failed",
@@ -299,7 +227,7 @@ def test_refund_failed_fails_a_pending_refund_and_releases_its_amount(db, stripe
 def test_it_finds_a_refund_by_its_portal_metadata_before_the_gateway_id_is_stored(db, stripe_client, webhook_secret):
     # Stripe's event can overtake the answer to the create call: the refund has no gateway id yet.
     payment = stripe_payment()
-    refund = pending_refund(payment)
+    refund = RefundFactory(payment=payment)
     stripe_object = stripe_refund(
         "re_3Overtaking", payment, status="succeeded", amount=2500, metadata={"portal_refund_id": str(refund.pk)}
     )
@@ -314,7 +242,7 @@ def test_it_finds_a_refund_by_its_portal_metadata_before_the_gateway_id_is_store
 
 def test_portal_metadata_on_another_payment_does_not_claim_the_refund(db, stripe_client, webhook_secret):
     payment, other = stripe_payment(), stripe_payment()
-    refund = pending_refund(payment)
+    refund = RefundFactory(payment=payment)
     stripe_object = stripe_refund(
         "re_3Elsewhere", other, status="succeeded", amount=1000, metadata={"portal_refund_id": str(refund.pk)}
     )
@@ -329,8 +257,8 @@ def test_portal_metadata_on_another_payment_does_not_claim_the_refund(db, stripe
 
 def test_charge_refunded_settles_the_refunds_it_lists(db, stripe_client, webhook_secret):
     payment = stripe_payment()
-    first = pending_refund(payment, amount=2000, gateway_refund_id="re_3ListedA")
-    second = pending_refund(payment, amount=3000, gateway_refund_id="re_3ListedB")
+    first = RefundFactory(payment=payment, amount=2000, gateway_refund_id="re_3ListedA")
+    second = RefundFactory(payment=payment, amount=3000, gateway_refund_id="re_3ListedB")
     charge = {
         "id": "ch_3Listed",
         "object": "charge",
@@ -445,7 +373,7 @@ def test_a_refund_on_a_payment_the_portal_does_not_know_is_ignored(db, stripe_cl
 
 def test_a_refund_failing_after_it_succeeded_is_reversed_and_the_customer_told(db, stripe_client, webhook_secret):
     payment = stripe_payment(amount=10000, credits=500)
-    refund = pending_refund(payment, amount=4000, gateway_refund_id="re_3Bounced", credits=200)
+    refund = RefundFactory(payment=payment, amount=4000, gateway_refund_id="re_3Bounced", credits_delta=-200)
     refund_record_answer(refund=refund, answer=GatewayRefund(id="re_3Bounced", status="succeeded"))
     payment.user.refresh_from_db()
     assert payment.user.credits == 300
@@ -478,7 +406,7 @@ def test_a_refund_failing_after_it_succeeded_is_reversed_and_the_customer_told(d
 
 def test_a_late_success_notice_after_the_failure_changes_nothing(db, stripe_client, webhook_secret):
     payment = stripe_payment()
-    refund = pending_refund(payment, gateway_refund_id="re_3Late")
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3Late")
     refund_record_answer(refund=refund, answer=GatewayRefund(id="re_3Late", status="succeeded"))
     deliver(
         stripe_client, stripe_event("refund.failed", stripe_refund("re_3Late", payment, status="failed", amount=2500))
