@@ -359,9 +359,7 @@ def _refund_succeed(*, refund: Refund, payment: Payment) -> None:
         )
         refunded = payment.amount
     payment.amount_refunded = refunded
-    payment.status = (
-        Payment.Status.REFUNDED if payment.amount_refunded >= payment.amount else Payment.Status.PARTIALLY_REFUNDED
-    )
+    payment.status = payment.status_for_refunded()
     payment.save(update_fields=["amount_refunded", "status"])
 
     credits_delta = refund.credits_delta
@@ -401,14 +399,6 @@ def refund_sms_body(*, refund: Refund, payment: Payment) -> str:
 # elsewhere. Every answer goes through the same locks (payment → refund → user) as the request.
 
 
-def _payment_status_for(payment: Payment) -> Payment.Status:
-    if payment.amount_refunded <= 0:
-        return Payment.Status.SUCCEEDED
-    if payment.amount_refunded >= payment.amount:
-        return Payment.Status.REFUNDED
-    return Payment.Status.PARTIALLY_REFUNDED
-
-
 @transaction.atomic
 def refund_reverse(*, refund: Refund, failure_reason: str) -> Refund:
     """Undo a card refund that succeeded and then failed at the bank (a closed card, say): the
@@ -427,7 +417,7 @@ def refund_reverse(*, refund: Refund, failure_reason: str) -> Refund:
     customer = User.objects.select_for_update().get(pk=payment.user_id)
 
     payment.amount_refunded -= locked.amount
-    payment.status = _payment_status_for(payment)
+    payment.status = payment.status_for_refunded()
     payment.save(update_fields=["amount_refunded", "status"])
     credits_back = max(-locked.credits_delta, 0)  # what the refund actually took (capped when it succeeded)
     reason = failure_reason or "The gateway did not say why."
