@@ -258,10 +258,8 @@ def gateway_ask(refund: Refund) -> GatewayRefund | None:
             currency=refund.currency,
             reason=refund.reason,
             idempotency_key=refund.idempotency_key,
-            metadata={
-                "portal_refund_id": str(refund.pk),
-                "portal_staff_id": str(refund.requested_by_id or ""),
-            },
+            portal_refund_id=refund.pk,
+            portal_staff_id=refund.requested_by_id,
         )
     except GatewayDeclined as declined:
         return GatewayRefund(id=refund.gateway_refund_id, status="failed", failure_reason=str(declined))
