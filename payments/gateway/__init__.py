@@ -22,11 +22,20 @@ from payments.gateway.base import (
 )
 from payments.gateway.notices import GatewayEventNotice, Notice, NoticeIgnored, PaymentNotice, RefundNotice
 from payments.gateway.sandbox import SandboxGateway
-from payments.gateway.stripe_api import STRIPE_FAILURE_REASONS, StripeGateway, stripe_refund_answer
+from payments.gateway.stripe_api import (
+    STRIPE_ACCEPTED_REFUND_REASONS,
+    STRIPE_FAILURE_REASONS,
+    STRIPE_REFUND_REASONS,
+    StripeGateway,
+    stripe_refund_answer,
+    stripe_refund_reason,
+)
 from payments.gateway.stripe_events import stripe_event_notice, webhook_event
 
 __all__ = [
+    "STRIPE_ACCEPTED_REFUND_REASONS",
     "STRIPE_FAILURE_REASONS",
+    "STRIPE_REFUND_REASONS",
     "Gateway",
     "GatewayDeclined",
     "GatewayEventNotice",
@@ -42,6 +51,7 @@ __all__ = [
     "gateway_for",
     "stripe_event_notice",
     "stripe_refund_answer",
+    "stripe_refund_reason",
     "webhook_event",
 ]
 

@@ -3,7 +3,7 @@
 import hashlib
 
 from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayUnavailable
-from payments.gateway.stripe_api import STRIPE_FAILURE_REASONS
+from payments.gateway.stripe_api import STRIPE_ACCEPTED_REFUND_REASONS, STRIPE_FAILURE_REASONS, stripe_refund_reason
 
 
 class SandboxGateway:
@@ -45,6 +45,11 @@ class SandboxGateway:
         portal_refund_id: int,
         portal_staff_id: int | None,
     ) -> GatewayRefund:
+        # As strict as Stripe where a new reason could break: one it would refuse is refused here
+        # first, in development and in the tests, rather than in production.
+        stripe_reason = stripe_refund_reason(reason)
+        if stripe_reason is not None and stripe_reason not in STRIPE_ACCEPTED_REFUND_REASONS:
+            raise ValueError(f"Stripe does not accept the refund reason {stripe_reason!r} (ours: {reason!r}).")
         scenario = self._scenario(payment_gateway_id)
         refund_id = self._refund_id(idempotency_key, scenario)
         first_time = idempotency_key not in self._seen_keys

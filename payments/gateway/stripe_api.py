@@ -34,6 +34,32 @@ STRIPE_FAILURE_REASONS = {
 }
 
 
+# The reasons Stripe accepts when a refund is created (API reference, "Create a refund": `reason`);
+# any other value is refused with a 400.
+STRIPE_ACCEPTED_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+# Our reasons (`refunds.Refund.Reason` values) in Stripe's words. A reason of ours that is not
+# listed (`other`) is not sent as Stripe's `reason`: it travels only in metadata, as
+# `portal_reason`. A reason listed must map to one Stripe accepts: the sandbox refuses any other,
+# so a new one cannot first fail at Stripe.
+STRIPE_REFUND_REASONS: dict[str, str] = {
+    "requested_by_customer": "requested_by_customer",
+    "duplicate": "duplicate",
+    "fraudulent": "fraudulent",
+}
+
+
+def stripe_refund_reason(reason: str) -> str | None:
+    """Stripe's reason for one of ours, or None when ours travels only in metadata."""
+    return STRIPE_REFUND_REASONS.get(reason)
+
+
+def portal_refund_reason(stripe_reason: str) -> str:
+    """Our reason for one of Stripe's (the first of ours listed for it), or "" when none of ours is
+    (Stripe's own `expired_uncaptured_charge`, say)."""
+    return next((ours for ours, theirs in STRIPE_REFUND_REASONS.items() if theirs == stripe_reason), "")
+
+
 def _stripe_reason(code: str | None, fallback: str = "") -> str:
     return STRIPE_FAILURE_REASONS.get(code or "", fallback or STRIPE_FAILURE_REASONS["unknown"])
 
@@ -103,10 +129,10 @@ class StripeGateway:
         # the answer to this call (and the refund's id) has reached us.
         metadata = {"portal_refund_id": str(portal_refund_id), "portal_staff_id": str(portal_staff_id or "")}
         params: dict[str, Any] = {target: payment_gateway_id, "amount": amount}
-        if reason == "other":  # Stripe knows three reasons; "other" is ours and travels in metadata
+        if (stripe_reason := stripe_refund_reason(reason)) is not None:
+            params["reason"] = stripe_reason
+        else:  # Stripe knows three reasons; ours beside them ("other") travel in metadata
             metadata["portal_reason"] = reason
-        else:
-            params["reason"] = reason
         params["metadata"] = metadata
         if not idempotency_key:
             raise ValueError("A Stripe refund needs an idempotency key: without one, a retry could refund twice.")

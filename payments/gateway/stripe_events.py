@@ -18,7 +18,7 @@ from django.conf import settings
 
 from payments.gateway.base import GatewayWebhookRefused
 from payments.gateway.notices import GatewayEventNotice, Notice, NoticeIgnored, PaymentNotice, RefundNotice
-from payments.gateway.stripe_api import stripe_refund_answer
+from payments.gateway.stripe_api import portal_refund_reason, stripe_refund_answer
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,6 @@ def webhook_event(payload: bytes, signature: str) -> dict:
 STRIPE_REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
 STRIPE_PAYMENT_EVENTS = frozenset({"charge.succeeded", "payment_intent.succeeded"})
 STRIPE_EVENTS = STRIPE_REFUND_EVENTS | STRIPE_PAYMENT_EVENTS | {"charge.refunded"}
-
-# Stripe's refund reasons in the portal's words (`refunds.Refund.Reason` values): the same three.
-# Stripe's own `expired_uncaptured_charge` is none of ours.
-_PORTAL_REASONS = {
-    "requested_by_customer": "requested_by_customer",
-    "duplicate": "duplicate",
-    "fraudulent": "fraudulent",
-}
 
 
 def stripe_event_notice(event: Mapping[str, Any]) -> GatewayEventNotice:
@@ -117,7 +109,7 @@ def _refund_notice(stripe_refund: Mapping[str, Any]) -> RefundNotice | NoticeIgn
         status=answer.status,
         failure_reason=answer.failure_reason,
         amount=amount if isinstance(amount, int) and amount > 0 else None,
-        reason=_PORTAL_REASONS.get(str(stripe_refund.get("reason") or ""), ""),
+        reason=portal_refund_reason(str(stripe_refund.get("reason") or "")),
         payment_gateway_ids=tuple(i for i in payment_ids if i),
         portal_refund_id=_whole_number(str(metadata.get("portal_refund_id", ""))),
     )
