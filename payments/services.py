@@ -1,3 +1,12 @@
+"""Writes to customers' money and credits: the ledger, the credits editor, payments the gateway reports.
+
+The ledger is append-only and `User.credits` is its cache: every change writes one ledger entry
+and the new balance in one transaction (`ledger_append`), under the customer's row lock, taken
+before the balance is read, so no change is lost. Lock order: a writer that also locks a payment
+or a refund (the refund service) takes them first, payment → refund → user; the writers here
+lock only the customer's row.
+"""
+
 from dataclasses import dataclass
 from datetime import datetime
 
