@@ -14,7 +14,7 @@ locks only its customer's row. No advisory lock: nothing here calls the gateway.
 import hashlib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from django.db import transaction
 
@@ -131,6 +131,8 @@ def _notice_apply(notice: Notice, *, gateway: str) -> str:
             return payment_record_from_notice(notice=notice)
         case NoticeIgnored():
             return notice.outcome
+        case _:
+            assert_never(notice)
 
 
 def gateway_event_process(*, event: GatewayEventNotice) -> str:
