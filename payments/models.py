@@ -49,6 +49,16 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return f"{self.gateway_id} ({self.amount} {self.currency})"
 
+    def status_for_refunded(self) -> "Payment.Status":
+        """The status its `amount_refunded` gives the payment: succeeded while nothing is refunded,
+        refunded once all of it is, partially refunded in between. Whoever moves `amount_refunded`
+        (a refund that succeeds, one reversed) sets the status from this, so the two never disagree."""
+        if self.amount_refunded <= 0:
+            return Payment.Status.SUCCEEDED
+        if self.amount_refunded >= self.amount:
+            return Payment.Status.REFUNDED
+        return Payment.Status.PARTIALLY_REFUNDED
+
 
 class LedgerEntry(models.Model):
     """One change to a customer's credits and/or money, never updated or deleted.

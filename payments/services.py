@@ -1,3 +1,12 @@
+"""Writes to customers' money and credits: the ledger, the credits editor, payments the gateway reports.
+
+The ledger is append-only and `User.credits` is its cache: every change writes one ledger entry
+and the new balance in one transaction (`ledger_append`), under the customer's row lock, taken
+before the balance is read, so no change is lost. Lock order: a writer that also locks a payment
+or a refund (the refund service) takes them first, payment → refund → user; the writers here
+lock only the customer's row.
+"""
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +19,7 @@ from accounts.models import User
 from audit.services import audit_record
 from core.correlation import correlation_id
 from payments.audit import PaymentAction
+from payments.gateway import PaymentNotice
 from payments.models import LedgerEntry, Payment
 
 
@@ -131,8 +141,8 @@ def payment_record_from_gateway(
     """Record a payment made at the gateway (a checkout outside the portal) and its `purchase`
     ledger entry, once per gateway id: `(payment, created)`.
 
-    The customer's row is locked first, so two notices of one payment (Stripe sends both
-    `charge.succeeded` and `payment_intent.succeeded`) are recorded one after the other: the
+    The customer's row is locked first, so two notices of one payment (Stripe reports both its
+    charge and its payment intent succeeding) are recorded one after the other: the
     second finds the first's payment and writes nothing, instead of failing on the unique key.
     """
     if amount <= 0:
@@ -171,3 +181,22 @@ def payment_record_from_gateway(
         after={"gateway_id": gateway_id, "amount": amount, "currency": payment.currency, "credits": credits_bought},
     )
     return payment, True
+
+
+def payment_record_from_notice(*, notice: PaymentNotice) -> str:
+    """Record the payment a gateway's notice reports (`payment_record_from_gateway`: once per
+    gateway id, with its `purchase` ledger entry), for a customer the portal knows; return what
+    it did, in a few words, for the event's record."""
+    if not User.objects.filter(pk=notice.customer_id).exists():
+        return f"ignored: no customer {notice.customer_id}"
+    payment, was_new = payment_record_from_gateway(
+        user_id=notice.customer_id,
+        gateway=Payment.Gateway(notice.gateway),
+        gateway_id=notice.gateway_id,
+        amount=notice.amount,
+        currency=notice.currency,
+        credits_bought=notice.credits,
+        description=notice.description,
+        created_at=notice.created_at,
+    )
+    return f"payment {payment.pk}: {'recorded' if was_new else 'already recorded'}"

@@ -47,7 +47,7 @@ def test_ten_submits_with_one_key_make_one_gateway_call_and_show_one_result(make
         return original(**kwargs)
 
     monkeypatch.setattr(sandbox, "refund", counting_refund)
-    monkeypatch.setattr("refunds.services.gateway_for", lambda name: sandbox)
+    monkeypatch.setattr("refunds.services.request.gateway_for", lambda name: sandbox)
 
     def submit(index: int) -> Refund:
         return refund_request(

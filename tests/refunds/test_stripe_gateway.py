@@ -27,7 +27,8 @@ def _ask(gateway: StripeGateway, *, payment_gateway_id: str = "pi_3Portal000001"
         currency="USD",
         reason=reason,
         idempotency_key="refund-form-8c1f0a",
-        metadata={"portal_refund_id": "41", "portal_staff_id": "7"},
+        portal_refund_id=41,
+        portal_staff_id=7,
     )
 
 
