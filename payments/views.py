@@ -2,8 +2,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -13,7 +11,7 @@ from accounts.views import HtmxHttpRequest, profile_render
 from audit.selectors import AuditFilter, audit_events
 from core.access import staff_required
 from notifications.selectors import sms_message_list
-from payments.forms import CreditsForm, HistoryPageForm
+from payments.forms import CreditsForm, HistoryPageForm, credits_conflict_message
 from payments.selectors import ledger_history, payment_history
 from payments.services import CreditsConflict, CreditsRefused, credits_adjust
 
@@ -39,19 +37,6 @@ def _payments_tab_context(
         "history": payment_history(user=customer, before=before),
         "can_refund": request.user.has_perm("refunds.execute_refund"),
     }
-
-
-def _conflict_message(conflict: CreditsConflict) -> str:
-    who = ""
-    if conflict.last_entry is not None:
-        actor = conflict.last_entry.actor
-        name = actor.full_name if actor else "the system"
-        when = date_format(timezone.localtime(conflict.last_entry.created_at), "M j, H:i")
-        who = f" ({name}, {when} UTC)"
-    return (
-        f"Someone else changed these credits while you were editing{who}. "
-        f"The balance is now {conflict.current_balance:,}. Check it, then save again."
-    )
 
 
 @require_GET
@@ -120,11 +105,9 @@ def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         except CreditsRefused as refusal:
             form.add_error("credits", str(refusal))
         except CreditsConflict as conflict:
-            form.add_error("credits", _conflict_message(conflict))
-            # Show the balance as it is now, and base the next save on it.
-            customer.credits = conflict.current_balance
-            form.data = form.data.copy()
-            form.data["expected_balance"] = str(conflict.current_balance)
+            form.add_error("credits", credits_conflict_message(conflict))
+            form.rebase(expected_balance=conflict.current_balance)
+            customer.credits = conflict.current_balance  # the page shows the balance the next save is based on
             status = 409
 
     if entry is not None and not request.htmx:
