@@ -112,14 +112,15 @@ MATRIX: dict[str, list[Probe]] = {
     "user_payments": [
         staff_view(allowed=EVERY_ROLE),
         staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
-        staff_view(allowed=EVERY_ROLE, htmx_target="payment-info"),
-        staff_view(allowed=EVERY_ROLE, htmx_target="past-payments"),
     ],
+    # Regions of a tab that HTMX swaps on their own: who may see the tab may see them.
+    "payment_info": [staff_view(allowed=EVERY_ROLE, htmx_target="payment-info")],
+    "past_payments": [staff_view(allowed=EVERY_ROLE, htmx_target="past-payments")],
     "user_activity": [
         staff_view(allowed=EVERY_ROLE),
         staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
-        staff_view(allowed=EVERY_ROLE, htmx_target="credit-history"),
     ],
+    "credit_history": [staff_view(allowed=EVERY_ROLE, htmx_target="credit-history")],
     "credit_history_recent": [staff_view(allowed=EVERY_ROLE, htmx_target="credit-history-recent")],
     "credits_edit": [
         staff_view(allowed=EVERY_ROLE, **GET_REFUSED),
