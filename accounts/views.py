@@ -20,11 +20,18 @@ PROFILE_TABS = [
 ]
 
 
+def _htmx_swap(request: HtmxHttpRequest) -> bool:
+    """An HTMX request for a page's one swappable region. A history restore (Back to a page that
+    htmx no longer holds, were it to ask instead of reloading) wants the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 def profile_render(
     request: HtmxHttpRequest, *, customer: User, tab: str, template_name: str, context: dict | None = None, status=200
 ) -> HttpResponse:
-    """Render a profile tab: the whole page, or only the tabs region when HTMX switches tabs."""
-    if request.htmx and request.htmx.target == "profile-tabs":
+    """Render a profile tab: the whole page, or only the tabs region when HTMX switches tabs (the
+    tab links are the only HTMX requests to a tab's URL: each region inside a tab has its own)."""
+    if _htmx_swap(request):
         template_name += "#profile-tabs"
     context = {"customer": customer, "tab": tab, "tabs": PROFILE_TABS, "nav": "users", **(context or {})}
     return render(request, template_name, context, status=status)
@@ -42,7 +49,7 @@ def user_list(request: HtmxHttpRequest) -> HttpResponse:
         status = 422
     template_name = "accounts/user_list.html"
     # A search typed in the box swaps only the results; the box itself keeps focus and caret.
-    if request.htmx and request.htmx.target == "user-results":
+    if _htmx_swap(request):
         template_name += "#user-results"
     context = {"form": form, "page": page, "query": form.data.get("q", ""), "nav": "users"}
     return render(request, template_name, context, status=status)

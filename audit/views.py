@@ -25,9 +25,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
         page = audit_page(filters=form.filters(), before=form.cleaned_data["before"])
     else:
         status = 422
-    query = request.GET.copy()
-    query.pop("before", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "nav": "audit"}
+    context = {"form": form, "page": page, "nav": "audit"}
     return render(request, "audit/audit_log.html", context, status=status)
 
 

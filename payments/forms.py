@@ -1,4 +1,8 @@
 from django import forms
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from payments.services import CreditsConflict
 
 
 class CreditsForm(forms.Form):
@@ -22,6 +26,26 @@ class CreditsForm(forms.Form):
         if "." in raw:
             raise forms.ValidationError(self.fields["credits"].error_messages["invalid"], code="invalid")
         return self.cleaned_data["credits"]
+
+    def rebase(self, *, expected_balance: int) -> None:
+        """After a conflict: the next save is judged against the balance shown now, and what the
+        staff member typed stays in the form."""
+        self.data = self.data.copy()
+        self.data["expected_balance"] = str(expected_balance)
+
+
+def credits_conflict_message(conflict: CreditsConflict) -> str:
+    """What the Credits editor says when the balance moved under it: who moved it, when, and to what."""
+    who = ""
+    if conflict.last_entry is not None:
+        actor = conflict.last_entry.actor
+        name = actor.full_name if actor else "the system"
+        when = date_format(timezone.localtime(conflict.last_entry.created_at), "M j, H:i")
+        who = f" ({name}, {when} UTC)"
+    return (
+        f"Someone else changed these credits while you were editing{who}. "
+        f"The balance is now {conflict.current_balance:,}. Check it, then save again."
+    )
 
 
 class HistoryPageForm(forms.Form):

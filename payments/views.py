@@ -2,22 +2,25 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.access import user_get_for_staff
 from accounts.models import User
-from accounts.views import HtmxHttpRequest, profile_render
+from accounts.views import profile_render
 from audit.selectors import AuditFilter, audit_events
 from core.access import staff_required
+from core.htmx import HtmxHttpRequest
 from notifications.selectors import sms_message_list
-from payments.forms import CreditsForm, HistoryPageForm
+from payments.forms import CreditsForm, HistoryPageForm, credits_conflict_message
 from payments.selectors import ledger_history, payment_history
 from payments.services import CreditsConflict, CreditsRefused, credits_adjust
 
 RECENT_ENTRIES = 5
+BAD_PAGE_MARKER = "The “before” page marker must be a positive whole number."
+# The Payments tab and its regions, each of which HTMX swaps on its own.
+PAYMENTS_TAB = "payments/user_payments.html"
+ACTIVITY_TAB = "payments/user_activity.html"
 
 
 def _payment_info_context(request: HtmxHttpRequest, customer: User, form: CreditsForm | None = None) -> dict:
@@ -30,27 +33,22 @@ def _payment_info_context(request: HtmxHttpRequest, customer: User, form: Credit
     }
 
 
-def _payments_tab_context(
-    request: HtmxHttpRequest, customer: User, form: CreditsForm | None = None, before: int | None = None
-) -> dict:
-    """Everything the whole Payments tab shows: Payment info, recent credit changes, Past payments."""
-    return _payment_info_context(request, customer, form) | {
-        "recent": ledger_history(user=customer, limit=RECENT_ENTRIES),
+def _past_payments_context(request: HtmxHttpRequest, customer: User, before: int | None = None) -> dict:
+    return {
+        "customer": customer,
         "history": payment_history(user=customer, before=before),
         "can_refund": request.user.has_perm("refunds.execute_refund"),
     }
 
 
-def _conflict_message(conflict: CreditsConflict) -> str:
-    who = ""
-    if conflict.last_entry is not None:
-        actor = conflict.last_entry.actor
-        name = actor.full_name if actor else "the system"
-        when = date_format(timezone.localtime(conflict.last_entry.created_at), "M j, H:i")
-        who = f" ({name}, {when} UTC)"
+def _payments_tab_context(
+    request: HtmxHttpRequest, customer: User, form: CreditsForm | None = None, before: int | None = None
+) -> dict:
+    """Everything the whole Payments tab shows: Payment info, recent credit changes, Past payments."""
     return (
-        f"Someone else changed these credits while you were editing{who}. "
-        f"The balance is now {conflict.current_balance:,}. Check it, then save again."
+        _payment_info_context(request, customer, form)
+        | _past_payments_context(request, customer, before)
+        | {"recent": ledger_history(user=customer, limit=RECENT_ENTRIES)}
     )
 
 
@@ -60,16 +58,38 @@ def user_payments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = user_get_for_staff(staff=request.user, pk=pk)
     form = HistoryPageForm(request.GET)
     if not form.is_valid():
-        return HttpResponseBadRequest("The “before” page marker must be a positive whole number.")
-    # Regions that refresh themselves after a refund or a credits change (HTMX events).
-    if request.htmx and request.htmx.target == "payment-info":
-        return render(request, "payments/payment_info.html", _payment_info_context(request, customer))
+        return HttpResponseBadRequest(BAD_PAGE_MARKER)
     context = _payments_tab_context(request, customer, before=form.cleaned_data["before"])
-    if request.htmx and request.htmx.target == "past-payments":
-        return render(request, "payments/past_payments.html", context)
-    return profile_render(
-        request, customer=customer, tab="payments", template_name="payments/user_payments.html", context=context
-    )
+    return profile_render(request, customer=customer, tab="payments", template_name=PAYMENTS_TAB, context=context)
+
+
+@require_GET
+@staff_required
+def payment_info(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The Payment info region alone: it refreshes itself after a refund (`refund-executed`)."""
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    return render(request, PAYMENTS_TAB + "#payment-info", _payment_info_context(request, customer))
+
+
+@require_GET
+@staff_required
+def past_payments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The Past payments region alone: its pager, and its refresh after a refund (`refund-executed`)."""
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    form = HistoryPageForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(BAD_PAGE_MARKER)
+    context = _past_payments_context(request, customer, before=form.cleaned_data["before"])
+    return render(request, PAYMENTS_TAB + "#past-payments", context)
+
+
+@require_GET
+@staff_required
+def credit_history_recent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The Recent credit changes region alone: it refreshes itself after a credits change or a refund."""
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    recent = ledger_history(user=customer, limit=RECENT_ENTRIES)
+    return render(request, PAYMENTS_TAB + "#credit-history-recent", {"customer": customer, "recent": recent})
 
 
 @require_GET
@@ -78,25 +98,25 @@ def user_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = user_get_for_staff(staff=request.user, pk=pk)
     form = HistoryPageForm(request.GET)
     if not form.is_valid():
-        return HttpResponseBadRequest("The “before” page marker must be a positive whole number.")
-    history = ledger_history(user=customer, before=form.cleaned_data["before"])
-    template_name = "payments/user_activity.html"
-    if request.htmx and request.htmx.target == "credit-history":
-        return render(request, template_name + "#credit-history", {"customer": customer, "history": history})
+        return HttpResponseBadRequest(BAD_PAGE_MARKER)
     context = {
-        "history": history,
+        "history": ledger_history(user=customer, before=form.cleaned_data["before"]),
         "sms_page": sms_message_list(user=customer),
         "audit_events": list(audit_events(filters=AuditFilter(target_user_id=customer.pk))[:20]),
     }
-    return profile_render(request, customer=customer, tab="activity", template_name=template_name, context=context)
+    return profile_render(request, customer=customer, tab="activity", template_name=ACTIVITY_TAB, context=context)
 
 
 @require_GET
 @staff_required
-def credit_history_recent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def credit_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The Credit history region of the Activity tab alone: its pager."""
     customer = user_get_for_staff(staff=request.user, pk=pk)
-    recent = ledger_history(user=customer, limit=RECENT_ENTRIES)
-    return render(request, "payments/credit_history_recent.html", {"customer": customer, "recent": recent})
+    form = HistoryPageForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(BAD_PAGE_MARKER)
+    history = ledger_history(user=customer, before=form.cleaned_data["before"])
+    return render(request, ACTIVITY_TAB + "#credit-history", {"customer": customer, "history": history})
 
 
 @require_POST
@@ -120,11 +140,9 @@ def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         except CreditsRefused as refusal:
             form.add_error("credits", str(refusal))
         except CreditsConflict as conflict:
-            form.add_error("credits", _conflict_message(conflict))
-            # Show the balance as it is now, and base the next save on it.
-            customer.credits = conflict.current_balance
-            form.data = form.data.copy()
-            form.data["expected_balance"] = str(conflict.current_balance)
+            form.add_error("credits", credits_conflict_message(conflict))
+            form.rebase(expected_balance=conflict.current_balance)
+            customer.credits = conflict.current_balance  # the page shows the balance the next save is based on
             status = 409
 
     if entry is not None and not request.htmx:
@@ -134,18 +152,13 @@ def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if entry is not None:
         context = _payment_info_context(request, customer)
         context.update(saved_entry=entry, oob_profile_credits=True)
-        response = render(request, "payments/payment_info.html", context)
+        response = render(request, PAYMENTS_TAB + "#payment-info", context)
         return trigger_client_event(response, "credits-changed")
 
     if request.htmx:
         context = _payment_info_context(request, customer, form) | {"oob_profile_credits": status == 409}
-        return render(request, "payments/payment_info.html", context, status=status)
+        return render(request, PAYMENTS_TAB + "#payment-info", context, status=status)
     context = _payments_tab_context(request, customer, form)
     return profile_render(
-        request,
-        customer=customer,
-        tab="payments",
-        template_name="payments/user_payments.html",
-        context=context,
-        status=status,
+        request, customer=customer, tab="payments", template_name=PAYMENTS_TAB, context=context, status=status
     )

@@ -31,6 +31,12 @@ class RefundForm(forms.Form):
         if payment.credits_bought == 0:
             self.fields["type"].choices = [c for c in Refund.Type.choices if c[0] != Refund.Type.CREDITS]
 
+    def rebase(self, *, expected_reserved: int) -> None:
+        """After a stale refusal: the next submit is judged against what is reserved now (the
+        numbers the form shows again), and what the staff member typed stays in the form."""
+        self.data = self.data.copy()
+        self.data["expected_reserved"] = str(expected_reserved)
+
     def clean(self) -> dict:
         cleaned = super().clean()
         refund_type = cleaned.get("type")

@@ -4,8 +4,8 @@ from refunds import views
 
 urlpatterns = [
     path("approvals/", views.approvals, name="approvals"),
-    path("approvals/<int:refund_pk>/approve/", views.refund_decide, {"decision": "approve"}, name="refund_approve"),
-    path("approvals/<int:refund_pk>/reject/", views.refund_decide, {"decision": "reject"}, name="refund_reject"),
+    path("approvals/<int:refund_pk>/approve/", views.refund_approve_view, name="refund_approve"),
+    path("approvals/<int:refund_pk>/reject/", views.refund_reject_view, name="refund_reject"),
     path("users/<int:pk>/payments/<int:payment_pk>/refund/", views.refund_create, name="refund_create"),
     path("users/<int:pk>/payments/<int:payment_pk>/refunds/", views.refund_list_view, name="refund_list"),
 ]

@@ -1,5 +1,3 @@
-import uuid
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -7,18 +5,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from accounts.models import User
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
-from core.money import money_to_decimal_text
 from payments.models import Payment
 from refunds.access import payment_get_for_staff, refund_permission_check
 from refunds.forms import RefundDecisionForm, RefundForm
 from refunds.limits import refund_rate_limited
 from refunds.models import Refund
-from refunds.selectors import refund_list, refunds_awaiting_approval
+from refunds.selectors import refund_form_initial, refund_list, refunds_awaiting_approval
 from refunds.services import (
     RefundRefused,
-    credits_for_amount,
+    RefundStale,
     payment_refundable,
     refund_approve,
     refund_execute,
@@ -26,24 +24,38 @@ from refunds.services import (
 )
 
 
-def _dialog_context(payment: Payment, form: RefundForm) -> dict:
-    refundable = payment_refundable(payment=payment)
-    return {
+def _dialog_render(request: HtmxHttpRequest, payment: Payment, form: RefundForm, status: int = 200) -> HttpResponse:
+    context = {
         "customer": payment.user,
         "payment": payment,
-        "refundable": refundable,
+        "refundable": payment_refundable(payment=payment),
         "refunds": refund_list(payment=payment),
         "form": form,
     }
-
-
-def _dialog_render(request: HtmxHttpRequest, payment: Payment, form: RefundForm, status: int = 200) -> HttpResponse:
-    context = _dialog_context(payment, form)
     if not request.htmx:
         return render(request, "refunds/refund_page.html", context | {"nav": "users"}, status=status)
+    # The form posts into its own panel; opening it fills the whole dialog.
     if request.method == "POST":
         return render(request, "refunds/refund_dialog.html#refund-panel", context, status=status)
     return render(request, "refunds/refund_dialog.html", context, status=status)
+
+
+def _result_render(request: HtmxHttpRequest, payment: Payment, refund: Refund) -> HttpResponse:
+    payment.refresh_from_db()
+    payment.user.refresh_from_db()
+    context = {
+        "customer": payment.user,
+        "payment": payment,
+        "refund": refund,
+        "refundable": payment_refundable(payment=payment),
+        "refunds": refund_list(payment=payment),
+        "nav": "users",
+    }
+    template_name = "refunds/refund_result.html" if request.htmx else "refunds/refund_result_page.html"
+    response = render(request, template_name, context)
+    if refund.status != Refund.Status.FAILED:
+        trigger_client_event(response, "refund-executed")
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -53,21 +65,7 @@ def refund_create(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpRes
     refund_permission_check(staff=request.user)
 
     if request.method == "GET":
-        refundable = payment_refundable(payment=payment)
-        suggested_credits = min(credits_for_amount(payment=payment, amount=refundable.amount), payment.user.credits)
-        form = RefundForm(
-            payment=payment,
-            initial={
-                "type": Refund.Type.FULL,
-                "amount": money_to_decimal_text(max(refundable.amount, 0), payment.currency),
-                "credits_to_remove": suggested_credits,
-                "notify_customer": True,
-                # One key per opened form: a double click, a retry or a second tab re-sending this
-                # form is the same refund, never another.
-                "idempotency_key": uuid.uuid4().hex,
-                "expected_reserved": refundable.reserved,
-            },
-        )
+        form = RefundForm(payment=payment, initial=refund_form_initial(payment=payment))
         return _dialog_render(request, payment, form)
 
     form = RefundForm(request.POST, payment=payment)
@@ -89,30 +87,15 @@ def refund_create(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpRes
             notify_customer=data["notify_customer"],
             expected_reserved=data["expected_reserved"],
         )
+    except RefundStale as stale:
+        # Show the numbers as they are now; the next submit is judged against them.
+        form.add_error(None, str(stale))
+        form.rebase(expected_reserved=stale.reserved)
+        return _dialog_render(request, payment, form, status=409)
     except RefundRefused as refusal:
-        status = 422
-        if refusal.field == "stale":
-            # Show the numbers as they are now; the next submit is judged against them.
-            form.data = form.data.copy()
-            form.data["expected_reserved"] = str(payment_refundable(payment=payment).reserved)
-            status = 409
         form.add_error(refusal.field if refusal.field in form.fields else None, str(refusal))
-        return _dialog_render(request, payment, form, status=status)
-
-    payment.refresh_from_db()
-    payment.user.refresh_from_db()
-    context = {
-        "customer": payment.user,
-        "payment": payment,
-        "refund": refund,
-        "refundable": payment_refundable(payment=payment),
-        "refunds": refund_list(payment=payment),
-    }
-    template_name = "refunds/refund_result.html" if request.htmx else "refunds/refund_result_page.html"
-    response = render(request, template_name, context | {"nav": "users"})
-    if refund.status != Refund.Status.FAILED:
-        trigger_client_event(response, "refund-executed")
-    return response
+        return _dialog_render(request, payment, form, status=422)
+    return _result_render(request, payment, refund)
 
 
 @require_GET
@@ -133,29 +116,45 @@ def approvals(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "refunds/approvals.html", context)
 
 
-@require_POST
-@staff_required
-def refund_decide(request: HtmxHttpRequest, refund_pk: int, decision: str) -> HttpResponse:
-    if not request.user.has_perm("refunds.approve_refund"):
+def _refund_for_decision(*, staff: User, refund_pk: int) -> Refund:
+    if not staff.has_perm("refunds.approve_refund"):
         raise PermissionDenied("You do not have permission to approve refunds.")
-    refund = get_object_or_404(Refund.objects.select_related("payment__user", "requested_by"), pk=refund_pk)
-    form = RefundDecisionForm(request.POST)
-    error = ""
-    if not form.is_valid():
-        error = " ".join(form.errors.get("reason", ["Say why the refund is rejected."]))
-    else:
-        try:
-            if decision == "approve":
-                refund = refund_approve(refund=refund, approver=request.user)
-            else:
-                refund = refund_reject(refund=refund, approver=request.user, reason=form.cleaned_data["reason"])
-        except RefundRefused as refusal:
-            error = str(refusal)
-            refund.refresh_from_db()
+    return get_object_or_404(Refund.objects.select_related("payment__user", "requested_by"), pk=refund_pk)
+
+
+def _decision_render(request: HtmxHttpRequest, refund: Refund, error: str = "") -> HttpResponse:
+    """The refund's row on the Approvals page, decided or with the reason it was not; without
+    JavaScript, back to the Approvals page."""
     if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect("approvals")
     context = {"refund": refund, "error": error}
-    response = render(request, "refunds/approvals.html#approval-row", context, status=422 if error else 200)
-    return response
+    return render(request, "refunds/approvals.html#approval-row", context, status=422 if error else 200)
+
+
+@require_POST
+@staff_required
+def refund_approve_view(request: HtmxHttpRequest, refund_pk: int) -> HttpResponse:
+    refund = _refund_for_decision(staff=request.user, refund_pk=refund_pk)
+    try:
+        refund = refund_approve(refund=refund, approver=request.user)
+    except RefundRefused as refusal:
+        refund.refresh_from_db()  # show where it stands now (approved or rejected by someone else)
+        return _decision_render(request, refund, error=str(refusal))
+    return _decision_render(request, refund)
+
+
+@require_POST
+@staff_required
+def refund_reject_view(request: HtmxHttpRequest, refund_pk: int) -> HttpResponse:
+    refund = _refund_for_decision(staff=request.user, refund_pk=refund_pk)
+    form = RefundDecisionForm(request.POST)
+    if not form.is_valid():
+        return _decision_render(request, refund, error=" ".join(form.errors["reason"]))
+    try:
+        refund = refund_reject(refund=refund, approver=request.user, reason=form.cleaned_data["reason"])
+    except RefundRefused as refusal:
+        refund.refresh_from_db()  # show where it stands now (approved or rejected by someone else)
+        return _decision_render(request, refund, error=str(refusal))
+    return _decision_render(request, refund)

@@ -33,6 +33,26 @@ def test_an_htmx_search_returns_only_the_results_partial(staff_client, customer)
     assert "<html" not in html
 
 
+def test_an_htmx_search_without_a_target_header_still_returns_only_the_results(staff_client, customer):
+    # The search box is the only HTMX request to this URL: HX-Request decides, not HX-Target.
+    response = staff_client.get(reverse("user_list"), {"q": "elij"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="user-results"')
+    assert "Elijah Herrick" in html
+
+
+def test_the_pager_keeps_the_search_and_says_what_it_matches(staff_client, settings):
+    settings.USER_LIST_PAGE_SIZE = 2
+    customers = [CustomerFactory(last_name="Pager") for _ in range(3)]
+    second = staff_client.get(reverse("user_list"), {"q": "pager", "after": customers[1].pk}).content.decode()
+    assert '<nav class="pager" aria-label="Pages">' in second
+    assert "Matching “pager”, newest first" in second
+    assert '<a class="button button-quiet" href="/users/?q=pager">« First page</a>' in second
+    first = staff_client.get(reverse("user_list"), {"q": "pager"}).content.decode()
+    assert f'<a class="button" rel="next" href="/users/?q=pager&amp;after={customers[1].pk}">Next page »</a>' in first
+    assert "« First page" not in first
+
+
 def test_a_plain_get_with_a_query_shows_the_same_results_without_javascript(staff_client, customer):
     response = staff_client.get(reverse("user_list"), {"q": "elij"})
     html = response.content.decode()

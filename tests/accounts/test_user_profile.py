@@ -52,6 +52,27 @@ def test_an_htmx_tab_switch_returns_only_the_tabs_region(staff_client, customer)
     assert 'id="profile-name"' not in html
 
 
+def test_a_history_restore_gets_the_whole_page(staff_client, customer):
+    # htmx asks for the whole page when Back reaches an address it holds no copy of.
+    response = staff_client.get(
+        reverse("user_payments", args=[customer.pk]),
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    html = response.content.decode()
+    assert "<html" in html
+    assert 'id="profile-name"' in html
+
+
+def test_a_tab_says_its_answer_depends_on_hx_request_only(staff_client, customer):
+    # A tab's URL answers a whole page or the tabs region, by HX-Request alone: the regions inside
+    # a tab have URLs of their own, so nothing depends on HX-Target.
+    response = staff_client.get(reverse("user_payments", args=[customer.pk]))
+    vary = [header.strip() for header in response["Vary"].split(",")]
+    assert "HX-Request" in vary
+    assert "HX-Target" not in vary
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_an_unknown_user_is_a_404(staff_client):
     assert staff_client.get(reverse("user_detail", args=[987654321])).status_code == 404
 

@@ -1,5 +1,7 @@
 """A user's profile: opened from the Users list, with tabs that are links and keep history."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -11,6 +13,7 @@ from tests.browser.helpers import (
     search_box,
     url_path,
 )
+from tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +78,7 @@ def test_back_and_forward_move_between_tabs(staff_page: Page, customers, screens
     expect(staff_page.get_by_role("heading", name="Payment info")).to_be_visible()
 
 
-# Regression: the views choose a partial or the whole page by the HX-Request/HX-Target headers;
+# Regression: a tab's URL answers a whole page or its tabs region by the HX-Request header;
 # without `Vary` (and no-store) Chromium's Back showed the fragment last fetched at that URL.
 def test_back_from_a_profile_returns_to_the_search(staff_page: Page, customers, screenshot):
     staff_page.goto("/users/")
@@ -129,3 +132,37 @@ def test_the_breadcrumb_leads_back_to_users(staff_page: Page, customers):
 
     expect(staff_page).to_have_url(url_path("/users/"))
     expect(staff_page.get_by_role("heading", name="Users", level=1)).to_be_visible()
+
+
+def test_older_payments_load_in_place_with_their_own_address_and_back_returns_to_the_newest(
+    staff_page: Page, customers, screenshot
+):
+    elijah = customers["elijah"]
+    for n in range(12):
+        PaymentFactory(user=elijah, description=f"Pack {n}")
+    staff_page.goto(f"/users/{elijah.pk}/payments/")
+    past_payments = staff_page.get_by_role("region", name="Past payments").locator("tbody tr")
+    expect(past_payments).to_have_count(10)
+    mark_document(staff_page)
+
+    pager = staff_page.get_by_role("navigation", name="Past payments pages")
+    pager.get_by_role("link", name="Older payments »").click()
+
+    expect(past_payments).to_have_count(2)
+    expect(staff_page.get_by_role("region", name="Past payments")).to_contain_text("Pack 0")
+    expect(staff_page).to_have_url(re.compile(rf"/users/{elijah.pk}/payments/\?before=\d+$"))
+    expect(pager.get_by_role("link", name="« Newest")).to_be_visible()
+    expect(staff_page.get_by_role("heading", name="Payment info")).to_be_visible()
+    assert document_was_kept(staff_page), "the older payments came with a full page load, not swapped in"
+    screenshot("19-older-payments")
+
+    staff_page.go_back()
+
+    expect(staff_page).to_have_url(url_path(f"/users/{elijah.pk}/payments/"))
+    expect(past_payments).to_have_count(10)
+    expect(tab(staff_page, "Payments")).to_have_attribute("aria-current", "page")
+
+    staff_page.go_forward()
+
+    expect(past_payments).to_have_count(2)
+    expect(staff_page.get_by_role("heading", name="Elijah Herrick", level=1)).to_be_visible()

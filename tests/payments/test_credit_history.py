@@ -35,7 +35,7 @@ def test_the_activity_tab_pages_by_keyset(staff_client, customer, staff, setting
     assert f"?before={ids[3]}" in first
     assert ">n6<" in first and ">n3<" in first and ">n2<" not in first
     second = staff_client.get(
-        reverse("user_activity", args=[customer.pk]),
+        reverse("credit_history", args=[customer.pk]),
         {"before": ids[3]},
         headers={"HX-Request": "true", "HX-Target": "credit-history"},
     ).content.decode()

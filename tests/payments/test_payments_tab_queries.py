@@ -135,14 +135,14 @@ def test_older_payments_take_no_more_queries_deep_in_a_long_history(finance_clie
 def test_the_past_payments_refresh_after_a_refund_takes_no_more_queries_for_500_payments(
     finance_client, short_history, django_assert_max_num_queries
 ):
-    url = reverse("user_payments", args=[short_history.pk])
+    url = reverse("past_payments", args=[short_history.pk])
     baseline = queries_for(finance_client, url, hx_request="true", hx_target="past-payments")
     customer = CustomerFactory()
     history_make(customer, payments=MANY_PAYMENTS, entries=MANY_PAYMENTS)
 
     with django_assert_max_num_queries(baseline):
         response = finance_client.get(
-            reverse("user_payments", args=[customer.pk]), headers={"hx-request": "true", "hx-target": "past-payments"}
+            reverse("past_payments", args=[customer.pk]), headers={"hx-request": "true", "hx-target": "past-payments"}
         )
 
     assert response.status_code == 200
@@ -171,7 +171,7 @@ def test_older_entries_take_no_more_queries_deep_in_a_long_history(
 ):
     customer = CustomerFactory()
     history_make(customer, payments=1000, entries=MANY_ENTRIES)
-    url = reverse("user_activity", args=[customer.pk])
+    url = reverse("credit_history", args=[customer.pk])
     first_page = queries_for(finance_client, url, hx_request="true", hx_target="credit-history")
     deep = LedgerEntry.objects.filter(user=customer).order_by("-id").values_list("pk", flat=True)[9000]
 

@@ -70,6 +70,32 @@ def test_the_dialog_shows_the_payment_what_remains_and_the_form(finance_client, 
     assert "<html" not in html
 
 
+def test_each_opened_form_is_a_new_refund_with_its_own_key(finance_client, make_payment):
+    payment = make_payment()
+    first = form_data(finance_client, payment)
+    second = form_data(finance_client, payment)
+    assert first["idempotency_key"] != second["idempotency_key"]
+    assert len(first["idempotency_key"]) == 32
+    assert first["expected_reserved"] == second["expected_reserved"] == "0"
+
+
+def test_after_a_stale_refusal_submitting_again_goes_through(finance_client, make_payment):
+    payment = make_payment()
+    stale = form_data(finance_client, payment, amount="10.00")
+    finance_client.post(url(payment), form_data(finance_client, payment, amount="40.00"), headers=PANEL)
+    refused = finance_client.post(url(payment), stale, headers=PANEL)
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert 'value="10.00"' in html  # what was typed is kept
+    rebased = html.split('name="expected_reserved" value="')[1].split('"')[0]
+
+    response = finance_client.post(url(payment), stale | {"expected_reserved": rebased}, headers=PANEL)
+
+    assert response.status_code == 200
+    assert "Success!" in response.content.decode()
+    assert sorted(Refund.objects.values_list("amount", flat=True)) == [1000, 4000]
+
+
 def test_without_javascript_the_link_opens_a_full_page_form(finance_client, make_payment):
     html = finance_client.get(url(make_payment())).content.decode()
     assert "<html" in html and "Execute refund" in html

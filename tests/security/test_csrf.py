@@ -15,7 +15,7 @@ from payments.models import LedgerEntry
 from refunds.models import Refund
 from tests.factories import STAFF_PASSWORD, PaymentFactory
 from tests.security.conftest import ADMINISTRATOR, FINANCE, staff_with_role, totp_code, totp_device_confirmed
-from tests.security.test_permission_matrix import MATRIX, url_patterns
+from tests.security.url_matrix import MATRIX, url_patterns
 
 pytestmark = pytest.mark.django_db
 

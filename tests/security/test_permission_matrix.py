@@ -1,186 +1,35 @@
 """Every URL of the portal, and every HTMX partial, asked by every kind of visitor.
 
-The matrix below is the portal's access policy in one place. `test_every_url_is_in_the_matrix`
-walks the URL resolver: a URL added without a row here fails the suite, so nobody adds a page
-without saying who may see it. To add a page: add a row to `MATRIX` (its URL name → the
-requests to make and, for each visitor, the answer expected).
-
-Visitors: nobody logged in; a customer's account (customers have no business here); staff with
-no role; Support, Finance and Administrator; an Administrator whose session passed the second
-factor while 2FA is required; and an Administrator whose session passed only the password while
-2FA is required (reaches no page and no partial).
+The matrix (`tests/security/url_matrix.py`) is the portal's access policy in one place.
+`test_every_url_is_in_the_matrix` walks the URL resolver: a URL added without a row there fails
+the suite, so nobody adds a page without saying who may see it.
 """
 
 import re
-from dataclasses import dataclass, field
 
 import pytest
 from django.test import Client, override_settings
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from payments.models import Payment
 from refunds.models import Refund
 from tests.factories import PaymentFactory, SmsMessageFactory
-from tests.security.conftest import ADMINISTRATOR, FINANCE, SUPPORT, staff_with_role, totp_device_confirmed
+from tests.security.conftest import ADMINISTRATOR, staff_with_role, totp_device_confirmed
+from tests.security.url_matrix import (
+    ADMIN_2FA,
+    ANONYMOUS,
+    CUSTOMER,
+    FINANCE_STAFF,
+    MATRIX,
+    PASSWORD_ONLY,
+    STAFF_ROLES,
+    VISITORS,
+    Redirect,
+    url_patterns,
+)
 
 pytestmark = pytest.mark.django_db
-
-# Who asks.
-ANONYMOUS = "anonymous"
-CUSTOMER = "customer"
-NO_ROLE = "no_role"
-SUPPORT_STAFF = "support"
-FINANCE_STAFF = "finance"
-ADMIN_STAFF = "administrator"
-ADMIN_2FA = "administrator_2fa_verified"
-PASSWORD_ONLY = "password_only"
-VISITORS = [ANONYMOUS, CUSTOMER, NO_ROLE, SUPPORT_STAFF, FINANCE_STAFF, ADMIN_STAFF, ADMIN_2FA, PASSWORD_ONLY]
-STAFF_ROLES = {NO_ROLE: None, SUPPORT_STAFF: SUPPORT, FINANCE_STAFF: FINANCE, ADMIN_STAFF: ADMINISTRATOR}
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """A 302 whose Location starts with `to`."""
-
-    to: str
-
-    def __repr__(self) -> str:
-        return f"302→{self.to}"
-
-
-LOGIN = Redirect("/login/?next=")
-VERIFY = Redirect("/account/two-factor/verify/?next=")
-SETUP = Redirect("/account/two-factor/setup/?next=")
-HOME = Redirect("/users/")
-
-
-@dataclass
-class Probe:
-    method: str
-    expect: dict
-    htmx_target: str | None = None  # an HTMX request swapping this page region
-    data: dict = field(default_factory=dict)  # may name {customer_credits}: filled in when sent
-
-    def label(self) -> str:
-        return self.method + (f" hx:{self.htmx_target}" if self.htmx_target else "")
-
-
-def staff_view(method="GET", *, allowed=(), ok=200, htmx_target=None, data=None, **overrides) -> Probe:
-    """A portal view behind `staff_required`: the login page for nobody, 403 for customers and for
-    staff whose role does not allow it, `ok` for those in `allowed`; and for a password-only
-    session, the verify step (a page) or 403 (an HTMX request or a POST)."""
-    expect = {ANONYMOUS: LOGIN, CUSTOMER: 403}
-    for visitor in STAFF_ROLES:
-        expect[visitor] = ok if visitor in allowed else 403
-    expect[ADMIN_2FA] = expect[ADMIN_STAFF]
-    expect[PASSWORD_ONLY] = 403 if (htmx_target or method != "GET") else VERIFY
-    expect.update(overrides)
-    return Probe(method, expect, htmx_target, data or {})
-
-
-def everyone(method="GET", answer=200, data=None, **overrides) -> Probe:
-    """A public view: the same answer whoever asks."""
-    return Probe(method, {visitor: answer for visitor in VISITORS} | overrides, None, data or {})
-
-
-EVERY_ROLE = {SUPPORT_STAFF, FINANCE_STAFF, ADMIN_STAFF}
-REFUNDERS = {FINANCE_STAFF, ADMIN_STAFF}
-STAFF = {NO_ROLE, *EVERY_ROLE}
-# A POST-only view asked with GET: the method is refused before anything else, once logged in.
-GET_REFUSED = {CUSTOMER: 405, NO_ROLE: 405, SUPPORT_STAFF: 405, FINANCE_STAFF: 405, ADMIN_STAFF: 405, ADMIN_2FA: 405}
-CREDITS_CHANGE = {"credits": "{customer_credits_plus_one}", "expected_balance": "{customer_credits}", "note": ""}
-
-MATRIX: dict[str, list[Probe]] = {
-    # The root: a redirect to Users for anyone logged in (the Users page then says who may see it).
-    "/": [staff_view(ok=302, allowed=STAFF, **{CUSTOMER: HOME}, **{v: HOME for v in STAFF | {ADMIN_2FA}})],
-    "login": [
-        everyone(answer=HOME, **{ANONYMOUS: 200}),
-        # Wrong password: the form again for a visitor; anyone logged in is sent on.
-        everyone("POST", answer=HOME, data={"username": "nobody@example.com", "password": "wrong"}, **{ANONYMOUS: 200}),
-    ],
-    "logout": [
-        everyone("GET", answer=405, **{ANONYMOUS: LOGIN}),
-        everyone("POST", answer=Redirect("/login/"), **{ANONYMOUS: LOGIN}),
-    ],
-    # The 2FA pages: staff only (no role needed); a password-only session is where they lead it.
-    "two_factor_setup": [
-        staff_view(allowed=STAFF, **{ADMIN_2FA: HOME, PASSWORD_ONLY: VERIFY}),
-        staff_view("POST", allowed=STAFF, ok=422, data={"code": ""}, **{ADMIN_2FA: HOME, PASSWORD_ONLY: VERIFY}),
-    ],
-    "two_factor_verify": [
-        staff_view(allowed=STAFF, ok=SETUP, **{ADMIN_2FA: HOME, PASSWORD_ONLY: 200}),
-        staff_view("POST", allowed=STAFF, ok=SETUP, data={"code": ""}, **{ADMIN_2FA: HOME, PASSWORD_ONLY: 422}),
-    ],
-    "user_list": [
-        staff_view(allowed=EVERY_ROLE),
-        staff_view(allowed=EVERY_ROLE, htmx_target="user-results"),
-    ],
-    "user_detail": [
-        staff_view(allowed=EVERY_ROLE),
-        staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
-    ],
-    "user_payments": [
-        staff_view(allowed=EVERY_ROLE),
-        staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
-        staff_view(allowed=EVERY_ROLE, htmx_target="payment-info"),
-        staff_view(allowed=EVERY_ROLE, htmx_target="past-payments"),
-    ],
-    "user_activity": [
-        staff_view(allowed=EVERY_ROLE),
-        staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
-        staff_view(allowed=EVERY_ROLE, htmx_target="credit-history"),
-    ],
-    "credit_history_recent": [staff_view(allowed=EVERY_ROLE, htmx_target="credit-history-recent")],
-    "credits_edit": [
-        staff_view(allowed=EVERY_ROLE, **GET_REFUSED),
-        staff_view("POST", allowed=EVERY_ROLE, htmx_target="payment-info", data=CREDITS_CHANGE),
-    ],
-    "refund_create": [
-        staff_view(allowed=REFUNDERS),
-        staff_view(allowed=REFUNDERS, htmx_target="modal"),
-        # An empty form: refused as invalid (422) once past the access checks; nothing is refunded.
-        staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="refund-panel"),
-    ],
-    "refund_list": [
-        staff_view(allowed=EVERY_ROLE),
-        staff_view(allowed=EVERY_ROLE, htmx_target="refund-list"),
-    ],
-    "approvals": [staff_view(allowed=REFUNDERS)],
-    # A refund that is not waiting for approval: refused (422) once past the access checks.
-    "refund_approve": [
-        staff_view(allowed=REFUNDERS, **GET_REFUSED),
-        staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="approval-row"),
-    ],
-    "refund_reject": [
-        staff_view(allowed=REFUNDERS, **GET_REFUSED),
-        staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="approval-row", data={"reason": "No."}),
-    ],
-    "audit_log": [staff_view(allowed={ADMIN_STAFF})],
-    "books": [staff_view(allowed=REFUNDERS)],
-    "audit_export": [staff_view(allowed={ADMIN_STAFF})],
-    "staff_list": [
-        staff_view(allowed={ADMIN_STAFF}),
-        # An invalid change (no such role): refused (422) once past the access checks.
-        staff_view("POST", allowed={ADMIN_STAFF}, ok=422, data={"member": "1", "role": "Emperor"}),
-    ],
-    # Webhooks: no login, no CSRF token, only a valid signature (none here) gets anywhere.
-    "twilio_sms_status": [everyone("GET", answer=405), everyone("POST", answer=403, data={"MessageStatus": "sent"})],
-    "stripe_webhook": [everyone("GET", answer=405), everyone("POST", answer=400)],
-    # Health checks: public, and no customer data (no queue worker runs here: /healthz says so).
-    "healthz": [everyone(answer=503)],
-    "readyz": [everyone()],
-}
-
-
-def url_patterns(patterns=None, prefix: str = ""):
-    """Every URL pattern of the project, included ones too: (key, route, pattern)."""
-    for entry in get_resolver().url_patterns if patterns is None else patterns:
-        if isinstance(entry, URLResolver):
-            yield from url_patterns(entry.url_patterns, prefix + str(entry.pattern))
-        elif isinstance(entry, URLPattern):
-            route = prefix + str(entry.pattern)
-            yield entry.name or "/" + route, route, entry
 
 
 def test_every_url_is_in_the_matrix():

@@ -82,16 +82,20 @@ def test_names_and_emails_in_the_users_list_are_escaped(staff_client, victim):
 def test_the_profile_and_each_tab_escape_the_customer(staff_client, victim, payment):
     credits_adjust(user=victim, new_balance=5, expected_balance=0, actor=staff_client_user(staff_client), note=SCRIPT)
     SmsMessageFactory(user=victim, body=BREAKOUT + TEMPLATE, status=SmsMessage.Status.FAILED, last_error=SCRIPT)
-    pages = {
-        "user_detail": ["profile-tabs"],
-        "user_payments": ["profile-tabs", "payment-info", "past-payments"],
-        "user_activity": ["profile-tabs", "credit-history"],
-    }
-    for name, targets in pages.items():
+    hx = {"HX-Request": "true"}
+    for name in ["user_detail", "user_payments", "user_activity"]:
         url = reverse(name, args=[victim.pk])
         assert_escaped(staff_client.get(url), shows=[ESCAPED_SCRIPT])
-        for target in targets:
-            assert_escaped(staff_client.get(url, headers={"HX-Request": "true", "HX-Target": target}), shows=[])
+        assert_escaped(staff_client.get(url, headers=hx | {"HX-Target": "profile-tabs"}), shows=[])
+    regions = {  # each region alone, and what it shows of the victim's text (escaped)
+        "payment_info": ("payment-info", []),
+        "past_payments": ("past-payments", [ESCAPED_SCRIPT]),  # the payment's description
+        "credit_history_recent": ("credit-history-recent", [ESCAPED_SCRIPT]),  # the ledger note
+        "credit_history": ("credit-history", [ESCAPED_SCRIPT]),
+    }
+    for name, (target, shows) in regions.items():
+        region = staff_client.get(reverse(name, args=[victim.pk]), headers=hx | {"HX-Target": target})
+        assert_escaped(region, shows=shows)
     activity = staff_client.get(reverse("user_activity", args=[victim.pk])).content.decode()
     assert TEMPLATE_AS_TYPED in activity  # the text message, printed as typed
 
