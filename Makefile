@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install db stop migrate lint format bench bench-sms lock serve upgrade-check soak
+.PHONY: run test install db stop migrate lint format bench bench-sms lock serve upgrade-check soak simulate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,14 @@ serve: migrate
 SECONDS ?= 300
 soak: db
 	SOAK_SECONDS=$(SECONDS) $(if $(SEED),SOAK_SEED=$(SEED)) $(BIN)/python -m pytest -q -s tests/books/test_soak.py
+
+# The randomized simulation of the money system (tests/books/simulation.py): RUNS runs of STEPS steps from a
+# random base seed (printed); SEED=… replays one run exactly.
+RUNS ?= 1000
+STEPS ?= 40
+simulate: db
+	SIM_RUNS=$(RUNS) SIM_STEPS=$(STEPS) $(if $(SEED),SIM_SEED=$(SEED)) $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		tests/books/test_simulation.py -k keep_every_rule
 
 # A database made by an earlier main (REF, default in the script), with money in it, migrated by
 # this checkout: the books still balance and the schema equals a fresh one's. CI runs it.

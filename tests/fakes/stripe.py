@@ -113,6 +113,8 @@ class FakeStripe:
         self.kept: dict[str, tuple[dict, int, dict]] = {}  # Idempotency-Key → (params, status, body)
         self.faults: list[str] = []
         self.refund_status = "succeeded"
+        # How long a "hold" keeps its answer back unless released (past the portal's read timeout).
+        self.hold_seconds = 10.0
         self.held = threading.Event()  # set when a "hold" request has arrived
         self._release = threading.Event()
         # The server answers each request in its own thread: one request at a time reads and
@@ -137,7 +139,7 @@ class FakeStripe:
             status, body, headers, fault = self._create_answer(request)
         if fault == "hold":
             self.held.set()
-            self._release.wait(timeout=10)
+            self._release.wait(timeout=self.hold_seconds)
         return _json(body, status, headers)
 
     def _create_answer(self, request: Request) -> tuple[int, dict, dict, str]:

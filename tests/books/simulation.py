@@ -1,0 +1,237 @@
+"""A seeded, randomized simulation of the money system, checked after every step.
+
+Each run makes a few customers with Stripe payments and takes random steps on the real services
+and real PostgreSQL, with the fake Stripe (a local server, through the real SDK) steered by the
+run's random numbers:
+
+- credit edits, fresh and stale;
+- refunds of every type, reason and amount (more than remains too), with Stripe answering
+  succeeded, pending, declined, already refunded, a 500 at its edge, or making the refund and
+  answering too late (the portal's read timeout);
+- double submits of one form;
+- crashes at the phase boundaries: the process dies after the reservation (before the gateway is
+  asked), or after the gateway answered and before the answer is recorded;
+- approvals and rejections of large refunds;
+- Stripe's webhooks: pending refunds settling, a succeeded refund failing at the bank (reversal),
+  refunds made in Stripe's Dashboard, every event sometimes delivered twice;
+- reconciliation runs.
+
+After every step every rule of the books holds (`books.checks`), and no refund is both lost and
+charged: a refund Stripe holds as succeeded is never failed, canceled or rejected in the portal.
+
+A run is replayed exactly from its seed (`make simulate SEED=…`).
+"""
+
+import contextlib
+import random
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from unittest import mock
+
+from accounts.models import User
+from accounts.roles import FINANCE
+from books.checks import books_verify
+from payments.models import Payment
+from payments.services import CreditsConflict, CreditsRefused, credits_adjust
+from refunds.models import Refund
+from refunds.services import (
+    RefundRefused,
+    refund_approve,
+    refund_execute,
+    refund_reject,
+    refunds_reconcile,
+    stripe_event_process,
+)
+from refunds.services import request as refund_request
+from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
+from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
+
+FAULTS = ["", "", "", "", "pending", "card_declined", "already_refunded", "500", "hold"]
+
+
+class Crash(Exception):
+    """The process died here: nothing after this point of the step ran."""
+
+
+class InvariantBroken(AssertionError):
+    pass
+
+
+@dataclass
+class Run:
+    seed: int
+    stripe: FakeStripe
+    steps: int
+    rng: random.Random = field(init=False)
+    done: Counter = field(default_factory=Counter)
+    sent_events: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.customers = [CustomerFactory(phone="+12025550143") for _ in range(2)]
+        self.payments = []
+        for customer in self.customers:
+            for _ in range(3):
+                amount = self.rng.choice([999, 5000, 10000])
+                gateway_id = f"pi_3Sim{uuid.UUID(int=self.rng.getrandbits(128)).hex[:16]}"
+                payment = PaymentFactory(
+                    user=customer, gateway="stripe", gateway_id=gateway_id, amount=amount, credits_bought=amount // 20
+                )
+                purchase_record(payment)
+                self.payments.append(payment)
+        self.staff = [StaffFactory(roles=[FINANCE]) for _ in range(2)]
+
+    # Steps.
+
+    def credits_edit(self) -> str:
+        customer = User.objects.get(pk=self.rng.choice(self.customers).pk)
+        seen = customer.credits if self.rng.random() < 0.8 else max(customer.credits - 1, 0)
+        new_balance = max(seen + self.rng.randint(-60, 60), 0)
+        credits_adjust(user=customer, new_balance=new_balance, expected_balance=seen, actor=self.rng.choice(self.staff))
+        return "credits"
+
+    def refund(self, crash: str = "") -> str:
+        payment = Payment.objects.get(pk=self.rng.choice(self.payments).pk)
+        remaining = payment.amount - payment.amount_refunded
+        fault = self.rng.choice(FAULTS)
+        self.stripe.refund_status = "pending" if fault == "pending" else "succeeded"
+        self.stripe.faults = [fault] if fault not in ("", "pending") else []
+        arguments = dict(
+            payment=payment,
+            type=self.rng.choice(list(Refund.Type)),
+            amount=self.rng.randint(1, max(int(remaining * 1.3), 2)),
+            reason=self.rng.choice(list(Refund.Reason)),
+            note="simulated",
+            actor=self.rng.choice(self.staff),
+            idempotency_key=uuid.UUID(int=self.rng.getrandbits(128)).hex,
+            credits_to_remove=self.rng.choice([0, 10, 10**6]),
+            notify_customer=self.rng.random() < 0.8,
+        )
+        try:
+            with self._crash_at(crash):
+                first = refund_execute(**arguments)
+        except Crash:
+            return f"crash {crash}"
+        if self.rng.random() < 0.15:  # the same form sent again: the same refund, never a second
+            again = refund_execute(**arguments)
+            if again.pk != first.pk:
+                raise InvariantBroken(f"one form made two refunds: {first.pk} and {again.pk}")
+        return f"refund ({fault or 'ok'})"
+
+    def _crash_at(self, crash: str):
+        if crash == "after reservation":
+            return mock.patch.object(refund_request, "gateway_ask", side_effect=Crash)
+        if crash == "before recording":
+            return mock.patch.object(refund_request, "refund_record_answer", side_effect=Crash)
+        return contextlib.nullcontext()
+
+    def decide(self) -> str:
+        waiting = list(Refund.objects.filter(status=Refund.Status.AWAITING_APPROVAL).order_by("pk"))
+        if not waiting:
+            return "nothing to decide"
+        refund = self.rng.choice(waiting)
+        deciders = [member for member in self.staff if member.pk != refund.requested_by_id]
+        if self.rng.random() < 0.7:
+            self.stripe.faults = [self.rng.choice(["", "", "500", "card_declined"])]
+            self.stripe.faults = [fault for fault in self.stripe.faults if fault]
+            refund_approve(refund=refund, approver=self.rng.choice(deciders))
+            return "approve"
+        refund_reject(refund=refund, approver=self.rng.choice(deciders), reason="simulated")
+        return "reject"
+
+    def webhook(self) -> str:
+        at_stripe = sorted(self.stripe.refunds)
+        choice = self.rng.random()
+        if at_stripe and choice < 0.5:
+            refund_object = self.stripe.refunds[self.rng.choice(at_stripe)]
+            if refund_object["status"] == "pending":
+                refund_object["status"] = self.rng.choice(["succeeded", "succeeded", "failed", "canceled"])
+            elif refund_object["status"] == "succeeded" and self.rng.random() < 0.3:
+                refund_object["status"] = "failed"  # the bank sent it back
+                refund_object["failure_reason"] = "expired_or_canceled_card"
+            event = stripe_event(f"refund.{'failed' if refund_object['status'] == 'failed' else 'updated'}",
+                                 dict(refund_object))  # fmt: skip
+        elif choice < 0.75:
+            event = self._dashboard_refund()
+            if event is None:
+                return "nothing to refund in the Dashboard"
+        elif self.sent_events:
+            event = self.rng.choice(self.sent_events)  # Stripe delivers an event again
+        else:
+            return "no event yet"
+        self.sent_events.append(event)
+        stripe_event_process(event=event)
+        if self.rng.random() < 0.2:
+            stripe_event_process(event=event)
+        return "webhook"
+
+    def _dashboard_refund(self) -> dict | None:
+        """A refund made in Stripe's Dashboard, within what remains of the payment at Stripe."""
+        payment = Payment.objects.get(pk=self.rng.choice(self.payments).pk)
+        reserved = sum(
+            Refund.objects.filter(payment=payment, status__in=Refund.RESERVING).values_list("amount", flat=True)
+        )
+        remaining = payment.amount - reserved
+        if remaining <= 0:
+            return None
+        refund_id = f"re_3Dash{uuid.UUID(int=self.rng.getrandbits(128)).hex[:16]}"
+        refund_object = stripe_refund(refund_id, payment, status="succeeded", amount=self.rng.randint(1, remaining))
+        self.stripe.refunds[refund_id] = refund_object
+        return stripe_event("refund.created", dict(refund_object))
+
+    def reconcile(self) -> str:
+        self.stripe.faults = [self.rng.choice(["", "", "", "500"])]
+        self.stripe.faults = [fault for fault in self.stripe.faults if fault]
+        refunds_reconcile(older_than=timedelta(0))
+        return "reconcile"
+
+    # The run.
+
+    def step(self) -> str:
+        roll = self.rng.random()
+        try:
+            if roll < 0.15:
+                return self.credits_edit()
+            if roll < 0.50:
+                return self.refund()
+            if roll < 0.55:
+                return self.refund(crash="after reservation")
+            if roll < 0.60:
+                return self.refund(crash="before recording")
+            if roll < 0.70:
+                return self.decide()
+            if roll < 0.88:
+                return self.webhook()
+            return self.reconcile()
+        except (RefundRefused, CreditsConflict, CreditsRefused) as refusal:
+            return f"refused: {type(refusal).__name__}"
+        finally:
+            self.stripe.faults = []
+
+    def check(self) -> None:
+        report = books_verify(show=5)
+        if report.offender_count:
+            raise InvariantBroken(f"the books: {report.offenders}")
+        succeeded_at_stripe = {rid for rid, refund in self.stripe.refunds.items() if refund["status"] == "succeeded"}
+        lost = Refund.objects.filter(
+            gateway_refund_id__in=succeeded_at_stripe,
+            status__in=[Refund.Status.FAILED, Refund.Status.CANCELED, Refund.Status.REJECTED],
+        )
+        if lost.exists():
+            raise InvariantBroken(f"charged at Stripe, failed in the portal: {list(lost.values_list('pk', 'status'))}")
+
+    def play(self) -> Counter:
+        for number in range(self.steps):
+            outcome = self.step()
+            self.done[outcome.split(" (")[0]] += 1
+            try:
+                self.check()
+            except InvariantBroken as broken:
+                raise InvariantBroken(f"seed {self.seed}, step {number + 1} ({outcome}): {broken}") from None
+        # In the end, with the gateway answering, nothing stays unsettled that Stripe knows.
+        self.stripe.faults = []
+        refunds_reconcile(older_than=timedelta(0))
+        self.check()
+        return self.done

@@ -1,0 +1,50 @@
+"""The randomized simulation of the money system (tests/books/simulation.py), within a budget.
+
+CI runs SIM_RUNS runs of SIM_STEPS steps from a random base seed, printed; `make simulate` runs
+thousands, and `make simulate SEED=…` replays one run exactly.
+"""
+
+import os
+import random
+from collections import Counter
+
+import pytest
+
+from tests.books.simulation import InvariantBroken, Run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RUNS = int(os.environ.get("SIM_RUNS", "12"))
+STEPS = int(os.environ.get("SIM_STEPS", "40"))
+
+
+@pytest.fixture
+def simulated_stripe(stripe_api, settings):
+    settings.REFUND_APPROVAL_THRESHOLD = 4000  # some refunds wait for a second person
+    settings.REFUND_DAILY_CAP = 10**9
+    settings.RECONCILE_AFTER_SECONDS = 0
+    # Stripe answering too late: the portal gives up after 0.3 s; the fake answered after 0.6 s.
+    settings.STRIPE_TIMEOUT_SECONDS = 0.3
+    stripe_api.hold_seconds = 0.6
+    return stripe_api
+
+
+def test_random_runs_keep_every_rule_after_every_step(simulated_stripe):
+    replay = os.environ.get("SIM_SEED")
+    seeds = [int(replay)] if replay else [random.randrange(2**32) + run for run in range(RUNS)]
+    print(f"simulation: {len(seeds)} runs of {STEPS} steps, seeds {seeds[0]}…{seeds[-1]}")  # to replay a failure
+    totals: Counter = Counter()
+    for seed in seeds:
+        totals += Run(seed=seed, stripe=simulated_stripe, steps=STEPS).play()
+    print(dict(totals))
+    # Else the runs proved little: each kind of step must have happened.
+    for kind in ("refund", "crash after reservation", "crash before recording", "webhook", "reconcile"):
+        assert totals[kind] > 0 or len(seeds) == 1, (kind, totals)
+
+
+def test_it_catches_a_bug_planted_in_the_services(simulated_stripe, monkeypatch):
+    """Else a simulation that checks nothing would pass: a refund that forgets to tell the customer."""
+    monkeypatch.setattr("refunds.services.settle.customer_notify", lambda **kwargs: None)
+    with pytest.raises(InvariantBroken, match="messages"):
+        for seed in range(20):
+            Run(seed=seed, stripe=simulated_stripe, steps=STEPS).play()
