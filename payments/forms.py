@@ -2,6 +2,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from core.forms import WholeNumberField
 from payments.services import CreditsConflict
 
 
@@ -9,7 +10,8 @@ class CreditsForm(forms.Form):
     """The Credits editor: the new balance, the balance the staff member saw, an optional note."""
 
     # The upper limit is the service's to enforce (CREDITS_MAX_BALANCE, read at call time).
-    credits = forms.IntegerField(
+    # ASCII digits only (WholeNumberField): "12.0", "1e3" or a Bengali four are not a credit count.
+    credits = WholeNumberField(
         min_value=0,
         error_messages={
             "required": "Enter the new number of credits.",
@@ -17,15 +19,8 @@ class CreditsForm(forms.Form):
             "min_value": "Credits cannot be negative.",
         },
     )
-    expected_balance = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    expected_balance = WholeNumberField(min_value=0, widget=forms.HiddenInput)
     note = forms.CharField(required=False, max_length=500, strip=True)
-
-    def clean_credits(self) -> int:
-        # IntegerField would accept "12.0" as 12; a credit count is typed as a whole number.
-        raw = str(self.data.get("credits", "")).strip()
-        if "." in raw:
-            raise forms.ValidationError(self.fields["credits"].error_messages["invalid"], code="invalid")
-        return self.cleaned_data["credits"]
 
     def rebase(self, *, expected_balance: int) -> None:
         """After a conflict: the next save is judged against the balance shown now, and what the
@@ -49,4 +44,4 @@ def credits_conflict_message(conflict: CreditsConflict) -> str:
 
 
 class HistoryPageForm(forms.Form):
-    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    before = WholeNumberField(required=False, min_value=1, max_value=2**63 - 1)

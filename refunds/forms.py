@@ -1,8 +1,10 @@
 from django import forms
 
+from core.forms import WholeNumberField
 from core.money import MoneyParseError, money_parse
 from payments.models import Payment
 from refunds.models import Refund
+from refunds.selectors import refund_credits_suggested
 
 REASON_CHOICES = [("", "Choose a reason…"), *Refund.Reason.choices]
 
@@ -14,7 +16,7 @@ class RefundForm(forms.Form):
     amount = forms.CharField(label="Amount", required=False, max_length=24)
     reason = forms.ChoiceField(label="Reason", choices=REASON_CHOICES, error_messages={"required": "Choose a reason."})
     note = forms.CharField(label="Note", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
-    credits_to_remove = forms.IntegerField(
+    credits_to_remove = WholeNumberField(
         label="Also remove purchased credits",
         required=False,
         min_value=0,
@@ -23,7 +25,11 @@ class RefundForm(forms.Form):
     )
     notify_customer = forms.BooleanField(label="Notify the customer by SMS", required=False)
     idempotency_key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", widget=forms.HiddenInput)
-    expected_reserved = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    expected_reserved = WholeNumberField(min_value=0, widget=forms.HiddenInput)
+    # The credits the form first suggested removing (a full refund's). Sent back unchanged, they were
+    # not chosen by anyone: they are worked out again for the type and amount submitted, as the
+    # page's JavaScript does while the amount is typed (it empties this once the field is edited).
+    credits_suggested = WholeNumberField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,6 +64,11 @@ class RefundForm(forms.Form):
             self.add_error("note", problem)
         if refund_type == Refund.Type.CREDITS or cleaned.get("credits_to_remove") is None:
             cleaned["credits_to_remove"] = 0
+        elif (
+            cleaned.get("credits_suggested") is not None
+            and cleaned["credits_to_remove"] == cleaned["credits_suggested"]
+        ):
+            cleaned["credits_to_remove"] = refund_credits_suggested(payment=self.payment, amount=cleaned.get("amount"))
         return cleaned
 
 

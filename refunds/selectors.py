@@ -29,11 +29,21 @@ def refund_form_initial(*, payment: Payment) -> dict:
     tab re-sending this form is the same refund, never another.
     """
     refundable = payment_refundable(payment=payment)
+    credits = refund_credits_suggested(payment=payment, amount=None)
     return {
         "type": Refund.Type.FULL,
         "amount": money_to_decimal_text(max(refundable.amount, 0), payment.currency),
-        "credits_to_remove": min(credits_for_amount(payment=payment, amount=refundable.amount), payment.user.credits),
+        "credits_to_remove": credits,
+        "credits_suggested": credits,
         "notify_customer": True,
         "idempotency_key": uuid.uuid4().hex,
         "expected_reserved": refundable.reserved,
     }
+
+
+def refund_credits_suggested(*, payment: Payment, amount: int | None) -> int:
+    """The credits a card refund of `amount` (None: all that remains) takes back: what that much of
+    the payment bought, at most the customer's balance."""
+    if amount is None:
+        amount = max(payment_refundable(payment=payment).amount, 0)
+    return min(credits_for_amount(payment=payment, amount=amount), payment.user.credits)

@@ -17,6 +17,7 @@ from refunds.selectors import refund_form_initial, refund_list, refunds_awaiting
 from refunds.services import (
     RefundRefused,
     RefundStale,
+    RefundUnrecorded,
     payment_refundable,
     refund_approve,
     refund_execute,
@@ -95,6 +96,11 @@ def refund_create(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpRes
     except RefundRefused as refusal:
         form.add_error(refusal.field if refusal.field in form.fields else None, str(refusal))
         return _dialog_render(request, payment, form, status=422)
+    except RefundUnrecorded as unrecorded:
+        # Rendered from what is in memory: the database is not there to ask.
+        context = {"customer": payment.user, "payment": payment, "unrecorded": unrecorded, "nav": "users"}
+        template_name = "refunds/refund_unrecorded.html" if request.htmx else "refunds/refund_unrecorded_page.html"
+        return render(request, template_name, context, status=503)
     return _result_render(request, payment, refund)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from accounts.models import User
 from payments.models import Payment
@@ -50,8 +50,13 @@ def advisory_lock(namespace: int, key: int | str, *, wait: bool = True) -> Itera
         yield held
     finally:
         if held:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT pg_advisory_unlock(%s, {key_sql})", [namespace, key])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT pg_advisory_unlock(%s, {key_sql})", [namespace, key])
+            except DatabaseError:
+                # The connection is gone, and its session's locks with it: nothing to release,
+                # and the error that took it away is the one the caller must see.
+                pass
 
 
 def advisory_xact_lock(namespace: int, key: int) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -59,6 +59,15 @@ class RefundStale(RefundRefused):
     def __init__(self, message: str, *, reserved: int):
         super().__init__(message, field="stale")
         self.reserved = reserved
+
+
+class RefundUnrecorded(Exception):
+    """The gateway was asked and answered, but the database went away before the answer was
+    recorded. The refund is saved as pending; reconciliation settles it once the database is back."""
+
+    def __init__(self, *, refund_id: int, amount: int, currency: str):
+        super().__init__(f"refund {refund_id}: the gateway's answer is not recorded yet")
+        self.refund_id, self.amount, self.currency = refund_id, amount, currency
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,15 @@ def refund_carry_out(refund: Refund) -> Refund:
         answer = gateway_ask(refund)
         if answer is None:
             return refund
-        return refund_record_answer(refund=refund, answer=answer)
+        try:
+            return refund_record_answer(refund=refund, answer=answer)
+        except DatabaseError as error:
+            # The gateway acted on the refund (maybe refunded it) and the database went away before
+            # that was recorded: the refund is saved as pending, and reconciliation will ask the
+            # gateway again with the same key once the database is back. The staff member must
+            # hear that, not see an error page that invites a second refund.
+            logger.error("refund %s: the gateway answered %s; the database did not take it", refund.pk, answer.status)
+            raise RefundUnrecorded(refund_id=refund.pk, amount=refund.amount, currency=refund.currency) from error
 
 
 @transaction.atomic

@@ -153,7 +153,12 @@ function refundFormUpdate(form, amountChanged) {
 document.addEventListener("input", (event) => {
   const form = event.target.closest?.(".refund-form");
   if (!form) return;
-  if (event.target.id === "id_credits_to_remove") event.target.dataset.edited = "1";
+  if (event.target.id === "id_credits_to_remove") {
+    event.target.dataset.edited = "1";
+    // Chosen by the staff member now: the server must take it as typed, not work it out again.
+    const suggested = form.querySelector('[name="credits_suggested"]');
+    if (suggested) suggested.value = "";
+  }
   refundFormUpdate(form, event.target.id === "id_amount" || event.target.matches("[data-refund-type]"));
 });
 document.addEventListener("htmx:load", (event) => {

@@ -172,3 +172,17 @@ def test_without_javascript_an_error_page_still_shows_past_payments(editor, cust
     assert "Credits cannot be negative." in html
     assert "Pro pack — 500 credits" in html
     assert "Recent credit changes" in html
+
+
+@pytest.mark.parametrize("typed", ["\u09ea0", "\u0661\u0662", "\uff14\uff10", "4\u0660", "12.0", "1e3"])
+def test_credits_in_anything_but_ascii_digits_are_an_inline_error(client, credits_staff, customer, typed):
+    client.force_login(credits_staff)
+    response = client.post(
+        reverse("credits_edit", args=[customer.pk]),
+        {"credits": typed, "expected_balance": "0"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    assert "Enter a whole number of credits, like 120." in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.credits == 0
