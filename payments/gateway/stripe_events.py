@@ -9,6 +9,7 @@ why, which is recorded as the event's outcome.
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,18 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from core.text import text_clean
 from payments.gateway.base import GatewayWebhookRefused
 from payments.gateway.notices import GatewayEventNotice, Notice, NoticeIgnored, PaymentNotice, RefundNotice
 from payments.gateway.stripe_api import portal_refund_reason, stripe_refund_answer
 
 logger = logging.getLogger(__name__)
+
+# Stripe's ids (evt_…, re_…, ch_…, pi_…) and event types. Anything else in their place is not from
+# Stripe's API, whatever signed it, and is never stored: PostgreSQL refuses a NUL in text, so an
+# unchecked one would be a 500 on every retry of the delivery.
+_STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_EVENT_TYPE = re.compile(r"^[a-z0-9_.]{1,100}$")
 
 
 def webhook_event(payload: bytes, signature: str) -> dict:
@@ -43,7 +51,9 @@ def webhook_event(payload: bytes, signature: str) -> dict:
         and isinstance(data.get("object"), dict)
         and event.get("object") == "event"
         and isinstance(event.get("id"), str)
+        and _STRIPE_ID.match(event["id"])
         and isinstance(event.get("type"), str)
+        and _EVENT_TYPE.match(event["type"])
     ):
         raise GatewayWebhookRefused("The body is not a Stripe event.")
     return event
@@ -89,7 +99,7 @@ def _stripe_id(value: Any) -> str:
     """An id field that may be expanded into its object."""
     if isinstance(value, Mapping):
         value = value.get("id")
-    return value if isinstance(value, str) else ""
+    return value if isinstance(value, str) and _STRIPE_ID.match(value) else ""
 
 
 def _whole_number(text: str) -> int | None:
@@ -132,6 +142,8 @@ def _payment_notice(event_type: str, stripe_object: Mapping[str, Any]) -> Paymen
         gateway_id = _stripe_id(stripe_object)
         amount = stripe_object.get("amount_received") or stripe_object.get("amount")
     currency = str(stripe_object.get("currency") or "")
+    if not (currency.isascii() and currency.isalpha()):
+        currency = ""
     if not gateway_id:
         return NoticeIgnored("ignored: a payment without an id")
     if not isinstance(amount, int) or amount <= 0 or len(currency) != 3:
@@ -144,6 +156,6 @@ def _payment_notice(event_type: str, stripe_object: Mapping[str, Any]) -> Paymen
         amount=amount,
         currency=currency,
         credits=credits,
-        description=str(stripe_object.get("description") or metadata.get("description") or ""),
+        description=text_clean(stripe_object.get("description") or metadata.get("description") or "", max_length=255),
         created_at=datetime.fromtimestamp(created, tz=UTC) if isinstance(created, int) else None,
     )
