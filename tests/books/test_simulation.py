@@ -34,8 +34,10 @@ def test_random_runs_keep_every_rule_after_every_step(simulated_stripe):
     seeds = [int(replay)] if replay else [random.randrange(2**32) + run for run in range(RUNS)]
     print(f"simulation: {len(seeds)} runs of {STEPS} steps, seeds {seeds[0]}…{seeds[-1]}")  # to replay a failure
     totals: Counter = Counter()
-    for seed in seeds:
+    for number, seed in enumerate(seeds, start=1):
         totals += Run(seed=seed, stripe=simulated_stripe, steps=STEPS).play()
+        if number % 250 == 0:  # a long `make simulate` shows how far it got
+            print(f"{number} runs, {totals.total()} steps, seeds {seeds[0]}…{seed}: no violation", flush=True)
     print(dict(totals))
     # Else the runs proved little: each kind of step must have happened.
     for kind in ("refund", "crash after reservation", "crash before recording", "webhook", "reconcile"):
