@@ -73,6 +73,9 @@ class _Rule:
         return self.sql.replace("%s", "%%s")
 
 
+# What a check counts, in the order it is shown.
+COUNTED = ("users", "payments", "refunds", "ledger entries", "messages")
+
 _RESERVING = "(" + ", ".join(f"'{status}'" for status in Refund.RESERVING) + ")"
 
 RULES = [
@@ -215,5 +218,5 @@ def books_verify(*, show: int = 100) -> BooksReport:
             """
         )
         users, payments, refunds, entries, messages = cursor.fetchone()
-    counts = {"users": users, "payments": payments, "refunds": refunds, "ledger entries": entries, "messages": messages}
+    counts = dict(zip(COUNTED, (users, payments, refunds, entries, messages), strict=True))
     return BooksReport(counts=counts, results=results, seconds=time.perf_counter() - started)

@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from books.checks import RULES
+from books.checks import COUNTED, RULES
 from books.models import BooksCheck
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
@@ -52,3 +52,8 @@ def books_check_offenders(*, check: BooksCheck) -> list[OffenderLine]:
         url = reverse(page, args=[customer]) if customer else ""
         lines.append(OffenderLine(**offender, url=url))
     return lines
+
+
+def books_check_counts(*, check: BooksCheck) -> list[tuple[str, int]]:
+    """What the check looked at, in a fixed order (PostgreSQL keeps JSON keys in its own)."""
+    return [(name, check.counts[name]) for name in COUNTED if name in check.counts]

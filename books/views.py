@@ -3,7 +3,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from books.selectors import books_check_last, books_check_offenders, books_check_rules
+from books.selectors import books_check_counts, books_check_last, books_check_offenders, books_check_rules
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 
@@ -16,5 +16,9 @@ def books(request: HtmxHttpRequest) -> HttpResponse:
     check = books_check_last()
     context = {"check": check, "nav": "books"}
     if check is not None:
-        context |= {"rules": books_check_rules(check=check), "offenders": books_check_offenders(check=check)}
+        context |= {
+            "counts": books_check_counts(check=check),
+            "rules": books_check_rules(check=check),
+            "offenders": books_check_offenders(check=check),
+        }
     return render(request, "books/books.html", context)
