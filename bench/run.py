@@ -33,8 +33,9 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from accounts.selectors import sms_message_list, user_search  # noqa: E402
+from accounts.selectors import user_search  # noqa: E402
 from bench import pages, refunds, search, seed  # noqa: E402
+from notifications.selectors import sms_message_list  # noqa: E402
 from payments.models import Payment  # noqa: E402
 from payments.selectors import ledger_history, payment_history  # noqa: E402
 from refunds.services import payment_refundable  # noqa: E402
