@@ -139,6 +139,9 @@ class _Comparison:
     gateway: str
     since: datetime
     until: datetime
+    # listed: made at the gateway in the window; here: ours, sent there in the window (before this
+    # run's adoptions); matched: pairs compared; not the portal's: refunds of payments we do not
+    # know; failed at the gateway only: unknown here, and no money moved.
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("listed", "here", "matched", "not the portal's", "failed at the gateway only"), 0
@@ -147,6 +150,8 @@ class _Comparison:
     exceptions: list[DriftException] = field(default_factory=list)
     # The gateway's ids of our refunds that it listed (in the window or its margin).
     seen: set[str] = field(default_factory=set)
+    # The gateway's ids of the refunds this run recorded: not counted as ours beforehand.
+    adopted: set[str] = field(default_factory=set)
 
     def run(self) -> None:
         label = Payment.Gateway(self.gateway).label
@@ -259,6 +264,7 @@ class _Comparison:
             )
             return
         self.seen.add(theirs.id)
+        self.adopted.add(theirs.id)
         self._add(
             Kind.ADOPTED,
             detail=f"{made}, not here: recorded as made outside the portal ({refund.status})",
@@ -276,7 +282,7 @@ class _Comparison:
             .order_by("sent_at", "pk")
         )
         for refund in here.iterator(chunk_size=CHUNK):
-            self.counts["here"] += 1
+            self.counts["here"] += refund.gateway_refund_id not in self.adopted
             if refund.gateway_refund_id not in self.seen:
                 self._add(
                     Kind.MISSING_AT_GATEWAY,
