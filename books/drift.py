@@ -58,6 +58,10 @@ Kind = DriftCheck.Kind
 GATEWAY_MARGIN = RECONCILE_RESEND_WITHIN + timedelta(hours=1)
 # Listed refunds looked up here together, in a few queries.
 CHUNK = 500
+# What is counted for each gateway, in this order: made at the gateway in the window; ours, sent
+# there in the window (before this run's adoptions); pairs compared; refunds of payments the portal
+# does not know; refunds failed at the gateway and unknown here (no money moved).
+COUNTS = ("listed", "here", "matched", "not the portal's", "failed at the gateway only")
 # How exceptions are listed: what needs a person first, the gravest first.
 KIND_ORDER = [
     Kind.GATEWAY_UNAVAILABLE,
@@ -139,14 +143,7 @@ class _Comparison:
     gateway: str
     since: datetime
     until: datetime
-    # listed: made at the gateway in the window; here: ours, sent there in the window (before this
-    # run's adoptions); matched: pairs compared; not the portal's: refunds of payments we do not
-    # know; failed at the gateway only: unknown here, and no money moved.
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("listed", "here", "matched", "not the portal's", "failed at the gateway only"), 0
-        )
-    )
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     exceptions: list[DriftException] = field(default_factory=list)
     # The gateway's ids of our refunds that it listed (in the window or its margin).
     seen: set[str] = field(default_factory=set)
