@@ -3,7 +3,8 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from books.checks import COUNTED, RULES
-from books.models import BooksCheck
+from books.drift import COUNTS
+from books.models import BooksCheck, DriftCheck
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
 
@@ -57,3 +58,61 @@ def books_check_offenders(*, check: BooksCheck) -> list[OffenderLine]:
 def books_check_counts(*, check: BooksCheck) -> list[tuple[str, int]]:
     """What the check looked at, in a fixed order (PostgreSQL keeps JSON keys in its own)."""
     return [(name, check.counts[name]) for name in COUNTED if name in check.counts]
+
+
+def drift_check_last() -> DriftCheck | None:
+    """The latest kept drift report, or None before the first."""
+    return DriftCheck.objects.order_by("-ran_at", "-id").first()
+
+
+def drift_check_counts(*, check: DriftCheck) -> list[tuple[str, list[tuple[str, int]]]]:
+    """What each gateway listed and what matched, in `books.drift.COUNTS` order (the database
+    keeps a JSON object's keys in an order of its own)."""
+    return [
+        (Payment.Gateway(gateway).label, [(name, counts[name]) for name in COUNTS if name in counts])
+        for gateway, counts in sorted(check.counts.items())
+    ]
+
+
+@dataclass(frozen=True)
+class DriftLine:
+    kind: str  # what differs, in words
+    what: str  # the refund or payment it concerns, or the gateway
+    gateway_refund_id: str
+    detail: str
+    acts: str  # who deals with it: a person, or the portal (and how)
+    needs_person: bool
+    url: str  # the customer's Payments tab, or "" when it concerns no payment
+
+
+_ACTS = {
+    DriftCheck.Kind.ADOPTED: "Recorded by the report",
+    DriftCheck.Kind.UNSETTLED_HERE: "The reconciliation job",
+}
+
+
+def drift_check_lines(*, check: DriftCheck) -> list[DriftLine]:
+    """The kept exceptions, each with a link to its customer's Payments tab."""
+    lines = []
+    for exception in check.exceptions:
+        kind = exception["kind"]
+        payment, refund = exception.get("payment_id"), exception.get("refund_id")
+        if refund:
+            what = f"Refund {refund} on payment {payment}"
+        elif payment:
+            what = f"Payment {payment}"
+        else:
+            what = Payment.Gateway(exception["gateway"]).label
+        customer = exception.get("customer_id")
+        lines.append(
+            DriftLine(
+                kind=DriftCheck.Kind(kind).label,
+                what=what,
+                gateway_refund_id=exception.get("gateway_refund_id", ""),
+                detail=exception["detail"],
+                acts=_ACTS.get(kind, "A person"),
+                needs_person=DriftCheck.needs_person(kind),
+                url=reverse("user_payments", args=[customer]) if customer else "",
+            )
+        )
+    return lines

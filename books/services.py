@@ -1,14 +1,18 @@
-"""Keeping the result of each books check, for Finance and for auditors."""
+"""Keeping the result of each books check and each drift report, for Finance and for auditors."""
 
 import logging
+from dataclasses import asdict
 
 from books.checks import BooksReport, books_verify
-from books.models import BooksCheck
+from books.drift import DriftReport
+from books.models import BooksCheck, DriftCheck
 
 logger = logging.getLogger(__name__)
 
 # Offenders kept per run, in all (every one is counted).
 OFFENDERS_KEPT = 200
+# Drift exceptions kept per report, in all (every one is counted).
+DRIFT_EXCEPTIONS_KEPT = 500
 
 
 def books_check_record(*, report: BooksReport | None = None) -> BooksCheck:
@@ -27,4 +31,28 @@ def books_check_record(*, report: BooksReport | None = None) -> BooksCheck:
         logger.error("books check %s: %d offenders (%s)", check.pk, report.offender_count, rules)
     else:
         logger.info("books check %s: every rule holds (%.1f s)", check.pk, report.seconds)
+    return check
+
+
+def drift_check_record(*, report: DriftReport) -> DriftCheck:
+    """Keep a drift report's result. Exceptions that need a person are logged as an error: the
+    report records the refunds made at the gateway alone and repairs nothing else."""
+    exceptions = report.exceptions
+    check = DriftCheck.objects.create(
+        since=report.since,
+        until=report.until,
+        seconds=round(report.seconds, 3),
+        counts=report.counts,
+        exception_count=len(exceptions),
+        needs_person_count=report.needs_person_count,
+        exceptions=[asdict(exception) for exception in exceptions[:DRIFT_EXCEPTIONS_KEPT]],
+    )
+    if report.needs_person_count:
+        logger.error(
+            "drift check %s: %d of %d exceptions need a person", check.pk, report.needs_person_count, len(exceptions)
+        )
+    else:
+        logger.info(
+            "drift check %s: %d exceptions, none for a person (%.1f s)", check.pk, len(exceptions), report.seconds
+        )
     return check

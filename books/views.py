@@ -3,7 +3,15 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from books.selectors import books_check_counts, books_check_last, books_check_offenders, books_check_rules
+from books.selectors import (
+    books_check_counts,
+    books_check_last,
+    books_check_offenders,
+    books_check_rules,
+    drift_check_counts,
+    drift_check_last,
+    drift_check_lines,
+)
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 
@@ -13,12 +21,14 @@ from core.htmx import HtmxHttpRequest
 def books(request: HtmxHttpRequest) -> HttpResponse:
     if not request.user.has_perm("books.view_books"):
         raise PermissionDenied("The books check is for Finance and Administrators.")
-    check = books_check_last()
-    context = {"check": check, "nav": "books"}
+    check, drift = books_check_last(), drift_check_last()
+    context = {"check": check, "drift": drift, "nav": "books"}
     if check is not None:
         context |= {
             "counts": books_check_counts(check=check),
             "rules": books_check_rules(check=check),
             "offenders": books_check_offenders(check=check),
         }
+    if drift is not None:
+        context |= {"drift_counts": drift_check_counts(check=drift), "drift_lines": drift_check_lines(check=drift)}
     return render(request, "books/books.html", context)

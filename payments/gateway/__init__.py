@@ -1,8 +1,8 @@
 """The payment gateway boundary: the only package that talks to Stripe (or pretends to), and the
 only one that reads Stripe's vocabulary.
 
-- `base`: what every gateway answers (`GatewayRefund`, `GatewayDeclined`, `GatewayUnavailable`)
-  and the `Gateway` protocol the refund service calls;
+- `base`: what every gateway answers (`GatewayRefund`, `GatewayRefundListed`, `GatewayDeclined`,
+  `GatewayUnavailable`) and the `Gateway` protocol the refund service and the drift report call;
 - `stripe_api`: Stripe's Refunds API through the official SDK;
 - `stripe_events`: Stripe's webhook events, signature-checked and turned into typed notices;
 - `notices`: those notices (`GatewayEventNotice`, `RefundNotice`, `PaymentNotice`, `NoticeIgnored`);
@@ -17,6 +17,7 @@ from payments.gateway.base import (
     Gateway,
     GatewayDeclined,
     GatewayRefund,
+    GatewayRefundListed,
     GatewayUnavailable,
     GatewayWebhookRefused,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "GatewayDeclined",
     "GatewayEventNotice",
     "GatewayRefund",
+    "GatewayRefundListed",
     "GatewayUnavailable",
     "GatewayWebhookRefused",
     "Notice",

@@ -5,9 +5,14 @@ Asked to refund, a gateway answers one of three ways, and the refund service act
 - `GatewayDeclined`: a definite no (already refunded, card error, invalid request);
 - `GatewayUnavailable`: no answer (timeout, connection error, 5xx, rate limit): the refund may or
   may not exist at the gateway, so it stays pending and is asked about again with the same key.
+
+Asked for the refunds it made in a window of time (whoever asked for them: the portal, or someone
+in the gateway's dashboard), a gateway lists them as `GatewayRefundListed`, for the drift report.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -16,6 +21,26 @@ class GatewayRefund:
     id: str
     status: str
     failure_reason: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayRefundListed:
+    """A refund as the gateway lists it (`Gateway.refunds_list`), in the portal's words."""
+
+    id: str
+    status: str  # as in `GatewayRefund`
+    amount: int  # minor units; 0 when the gateway gave no positive amount
+    currency: str  # ISO 4217, upper case
+    payment_gateway_ids: tuple[str, ...]  # the payment's ids at the gateway (payment intent, charge)
+    portal_refund_id: int | None  # our refund's id, when the portal made it
+    reason: str  # a `refunds.Refund.Reason` value, "" when the gateway's reason is none of ours
+    created_at: datetime
+    failure_reason: str = ""
+
+    @property
+    def answer(self) -> GatewayRefund:
+        """The listed refund as the gateway's answer about it."""
+        return GatewayRefund(id=self.id, status=self.status, failure_reason=self.failure_reason)
 
 
 class GatewayDeclined(Exception):
@@ -54,4 +79,12 @@ class Gateway(Protocol):
 
     def retrieve_refund(self, *, refund_id: str) -> GatewayRefund:
         """The refund's current state at the gateway."""
+        ...
+
+    def refunds_list(self, *, since: datetime, until: datetime) -> Iterator[GatewayRefundListed]:
+        """Every refund the gateway made in [since, until), whoever asked for it, newest first.
+
+        Lazy: the gateway is asked a page at a time as the caller goes on. `GatewayUnavailable`
+        (at any page) means the list is incomplete, so nothing may be concluded from what is missing.
+        """
         ...

@@ -1,9 +1,19 @@
 """The sandbox gateway: an in-process stand-in for Stripe, for local runs and demos."""
 
 import hashlib
+from collections.abc import Iterator
+from datetime import datetime
 
-from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayUnavailable
-from payments.gateway.stripe_api import STRIPE_ACCEPTED_REFUND_REASONS, STRIPE_FAILURE_REASONS, stripe_refund_reason
+from django.db.models.functions import Coalesce
+
+from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable
+from payments.gateway.stripe_api import (
+    STRIPE_ACCEPTED_REFUND_REASONS,
+    STRIPE_FAILURE_REASONS,
+    STRIPE_REFUND_REASONS,
+    stripe_refund_reason,
+)
+from payments.models import Payment
 
 
 class SandboxGateway:
@@ -66,3 +76,36 @@ class SandboxGateway:
         if refund_id.startswith("re_sandbox_faillater_"):
             return GatewayRefund(id=refund_id, status="failed", failure_reason=STRIPE_FAILURE_REASONS["declined"])
         return GatewayRefund(id=refund_id, status="succeeded")
+
+    def refunds_list(self, *, since: datetime, until: datetime) -> Iterator[GatewayRefundListed]:
+        """The refunds the sandbox made in [since, until), newest first.
+
+        It keeps nothing between processes, so its list is derived from what it answered: the
+        portal's refunds that carry one of its `re_sandbox_…` ids, each in the status it answers
+        now (`retrieve_refund`), for the amount the portal asked. Its list therefore agrees with
+        the portal's records, unless someone changed them by hand, which is what a drift report
+        on the sandbox is for. Made when the portal first asked: on approval, for a refund that
+        waited for one.
+        """
+        # Payments do not import refunds: their refunds are reached through the reverse relation.
+        refunds = Payment._meta.get_field("refunds").related_model._default_manager
+        rows = (
+            refunds.filter(payment__gateway=self.name, gateway_refund_id__startswith="re_sandbox_")
+            .annotate(asked_at=Coalesce("decided_at", "created_at"))
+            .filter(asked_at__gte=since, asked_at__lt=until)
+            .order_by("-asked_at", "-pk")
+            .values_list("pk", "gateway_refund_id", "amount", "currency", "reason", "payment__gateway_id", "asked_at")
+        )
+        for pk, refund_id, amount, currency, reason, payment_gateway_id, asked_at in rows.iterator():
+            answer = self.retrieve_refund(refund_id=refund_id)
+            yield GatewayRefundListed(
+                id=refund_id,
+                status=answer.status,
+                failure_reason=answer.failure_reason,
+                amount=amount,
+                currency=currency,
+                payment_gateway_ids=(payment_gateway_id,),
+                portal_refund_id=pk,
+                reason=reason if reason in STRIPE_REFUND_REASONS else "",
+                created_at=asked_at,
+            )

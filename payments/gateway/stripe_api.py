@@ -1,14 +1,17 @@
 """Stripe's Refunds API, through the official SDK: the portal's refund requests in Stripe's terms,
-and Stripe's answers (and failure codes) in the portal's.
+and Stripe's answers (and failure codes), and its list of refunds, in the portal's.
 """
 
 import logging
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
 
-from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayUnavailable
+from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,46 @@ def stripe_refund_answer(refund: Mapping[str, Any]) -> GatewayRefund:
         id=refund["id"],
         status=status,
         failure_reason=_stripe_reason(refund.get("failure_reason")) if failed else "",
+    )
+
+
+# Stripe's ids (evt_…, re_…, ch_…, pi_…). Anything else in their place is not from Stripe's API,
+# whatever signed it, and is never stored: PostgreSQL refuses a NUL in text, so an unchecked one
+# would be a 500 on every retry of a webhook's delivery.
+STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+
+
+def stripe_object_id(value: Any) -> str:
+    """An id field of a Stripe object, which may be expanded into its object; "" when there is
+    none, or when it is not shaped like Stripe's ids."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and STRIPE_ID.match(value) else ""
+
+
+def whole_number(text: str) -> int | None:
+    """A metadata value that must be a whole number (Stripe keeps metadata as strings), or None."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def stripe_refund_listed(refund: Mapping[str, Any]) -> GatewayRefundListed:
+    """A Stripe Refund object, as Stripe lists it, in the portal's words."""
+    answer = stripe_refund_answer(refund)
+    amount = refund.get("amount")
+    metadata = refund.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    payment_ids = (stripe_object_id(refund.get("payment_intent")), stripe_object_id(refund.get("charge")))
+    created = refund.get("created")
+    return GatewayRefundListed(
+        id=answer.id,
+        status=answer.status,
+        failure_reason=answer.failure_reason,
+        amount=amount if isinstance(amount, int) and amount > 0 else 0,
+        currency=str(refund.get("currency") or "").upper(),
+        payment_gateway_ids=tuple(i for i in payment_ids if i),
+        portal_refund_id=whole_number(str(metadata.get("portal_refund_id", ""))),
+        reason=portal_refund_reason(str(refund.get("reason") or "")),
+        created_at=datetime.fromtimestamp(created if isinstance(created, int) else 0, tz=UTC),
     )
 
 
@@ -154,3 +197,16 @@ class StripeGateway:
             # Even a 404 is no answer: the id came from Stripe, so the refund's fate is still unknown.
             raise _stripe_unavailable(error) from error
         return stripe_refund_answer(refund.to_dict())
+
+    def refunds_list(self, *, since: datetime, until: datetime) -> Iterator[GatewayRefundListed]:
+        """Every refund made at Stripe in [since, until), newest first, 100 to a page (Stripe's
+        most), the next page asked for as the caller reaches it (the SDK's auto-pagination)."""
+        # Stripe filters on whole seconds: the window rounded outwards, never losing an edge refund.
+        created = {"gte": math.floor(since.timestamp()), "lt": math.ceil(until.timestamp())}
+        try:
+            page = self.client.v1.refunds.list(params={"created": created, "limit": 100})
+            for refund in page.auto_paging_iter():
+                yield stripe_refund_listed(refund.to_dict())
+        except stripe.StripeError as error:
+            # Any failure, at any page, leaves the list incomplete: no answer, not "no refunds".
+            raise _stripe_unavailable(error) from error

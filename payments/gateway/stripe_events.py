@@ -20,14 +20,17 @@ from django.conf import settings
 from core.text import text_clean
 from payments.gateway.base import GatewayWebhookRefused
 from payments.gateway.notices import GatewayEventNotice, Notice, NoticeIgnored, PaymentNotice, RefundNotice
-from payments.gateway.stripe_api import portal_refund_reason, stripe_refund_answer
+from payments.gateway.stripe_api import (
+    STRIPE_ID,
+    portal_refund_reason,
+    stripe_object_id,
+    stripe_refund_answer,
+    whole_number,
+)
 
 logger = logging.getLogger(__name__)
 
-# Stripe's ids (evt_…, re_…, ch_…, pi_…) and event types. Anything else in their place is not from
-# Stripe's API, whatever signed it, and is never stored: PostgreSQL refuses a NUL in text, so an
-# unchecked one would be a 500 on every retry of the delivery.
-_STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+# Stripe's event types; its ids are checked by `stripe_object_id` (STRIPE_ID).
 _EVENT_TYPE = re.compile(r"^[a-z0-9_.]{1,100}$")
 
 
@@ -51,7 +54,7 @@ def webhook_event(payload: bytes, signature: str) -> dict:
         and isinstance(data.get("object"), dict)
         and event.get("object") == "event"
         and isinstance(event.get("id"), str)
-        and _STRIPE_ID.match(event["id"])
+        and STRIPE_ID.match(event["id"])
         and isinstance(event.get("type"), str)
         and _EVENT_TYPE.match(event["type"])
     ):
@@ -85,7 +88,7 @@ def stripe_event_notice(event: Mapping[str, Any]) -> GatewayEventNotice:
         gateway="stripe",
         event_id=event["id"],
         type=event_type,
-        object_id=_stripe_id(stripe_object),
+        object_id=stripe_object_id(stripe_object),
         acted_on=event_type in STRIPE_EVENTS,
         notices=notices,
     )
@@ -95,25 +98,14 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _stripe_id(value: Any) -> str:
-    """An id field that may be expanded into its object."""
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    return value if isinstance(value, str) and _STRIPE_ID.match(value) else ""
-
-
-def _whole_number(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
 def _refund_notice(stripe_refund: Mapping[str, Any]) -> RefundNotice | NoticeIgnored:
-    if not _stripe_id(stripe_refund):
+    if not stripe_object_id(stripe_refund):
         logger.warning("Stripe sent a refund without an id; ignored")
         return NoticeIgnored("ignored: a refund without an id")
     answer = stripe_refund_answer(stripe_refund)
     amount = stripe_refund.get("amount")
     metadata = _mapping(stripe_refund.get("metadata"))
-    payment_ids = (_stripe_id(stripe_refund.get("payment_intent")), _stripe_id(stripe_refund.get("charge")))
+    payment_ids = (stripe_object_id(stripe_refund.get("payment_intent")), stripe_object_id(stripe_refund.get("charge")))
     return RefundNotice(
         gateway_refund_id=answer.id,
         status=answer.status,
@@ -121,25 +113,25 @@ def _refund_notice(stripe_refund: Mapping[str, Any]) -> RefundNotice | NoticeIgn
         amount=amount if isinstance(amount, int) and amount > 0 else None,
         reason=portal_refund_reason(str(stripe_refund.get("reason") or "")),
         payment_gateway_ids=tuple(i for i in payment_ids if i),
-        portal_refund_id=_whole_number(str(metadata.get("portal_refund_id", ""))),
+        portal_refund_id=whole_number(str(metadata.get("portal_refund_id", ""))),
     )
 
 
 def _payment_notice(event_type: str, stripe_object: Mapping[str, Any]) -> PaymentNotice | NoticeIgnored:
     metadata = _mapping(stripe_object.get("metadata"))
-    user_id = _whole_number(str(metadata.get("portal_user_id", "")))
+    user_id = whole_number(str(metadata.get("portal_user_id", "")))
     credits_text = str(metadata.get("credits", "0")).strip()
-    credits = _whole_number(credits_text)
+    credits = whole_number(credits_text)
     if user_id is None:
         return NoticeIgnored("ignored: not a portal customer's payment")
     if credits is None:
         return NoticeIgnored(f"ignored: credits {credits_text!r} is not a whole number")
     if event_type == "charge.succeeded":
         # A charge of a PaymentIntent is recorded under the intent, so that its two events make one payment.
-        gateway_id = _stripe_id(stripe_object.get("payment_intent")) or _stripe_id(stripe_object)
+        gateway_id = stripe_object_id(stripe_object.get("payment_intent")) or stripe_object_id(stripe_object)
         amount = stripe_object.get("amount_captured") or stripe_object.get("amount")
     else:
-        gateway_id = _stripe_id(stripe_object)
+        gateway_id = stripe_object_id(stripe_object)
         amount = stripe_object.get("amount_received") or stripe_object.get("amount")
     currency = str(stripe_object.get("currency") or "")
     if not (currency.isascii() and currency.isalpha()):

@@ -5,7 +5,9 @@ replayed to any later request with that key (500s at Stripe's edge excepted: not
 nothing is kept), and the same key with other parameters is a 400. It checks the create request's
 parameters as Stripe's API reference states them (`POST /v1/refunds`), and a request it refuses as
 invalid keeps nothing for its key, as at Stripe, where a request that fails validation never
-reached the endpoint.
+reached the endpoint. Its list of refunds (`GET /v1/refunds`) pages as Stripe's does: newest
+first, `limit` (1 to 100, default 10) to a page, `starting_after` the last id of the page before,
+`has_more` while any remain; the parameters are checked as strictly.
 """
 
 import hashlib
@@ -38,6 +40,11 @@ REFUND_CREATE_PARAMS = {
     "refund_application_fee",
     "reverse_transfer",
 }
+
+# The list request's parameters (Stripe's OpenAPI description of `GET /v1/refunds`).
+REFUND_LIST_PARAMS = {"charge", "created", "ending_before", "expand", "limit", "payment_intent", "starting_after"}
+# `created` as a range: each bound a Unix time.
+CREATED_BOUNDS = {"gt", "gte", "lt", "lte"}
 
 _ids = count(1)
 
@@ -94,6 +101,47 @@ def refund_create_problem(params: dict[str, str]) -> tuple[int, dict] | None:
     return None
 
 
+def refund_list_problem(params: dict[str, str]) -> tuple[int, dict] | None:
+    """Stripe's 400 for list-refunds parameters it would refuse, or None when they are valid."""
+
+    def invalid(message: str, param: str, code: str = "parameter_invalid") -> tuple[int, dict]:
+        return stripe_error(400, "invalid_request_error", message, code, param)
+
+    for name, value in params.items():
+        base, _, rest = name.partition("[")
+        if base not in REFUND_LIST_PARAMS:
+            return invalid(f"Received unknown parameter: {name}", name, "parameter_unknown")
+        if base == "created":
+            bound = rest.rstrip("]")
+            if rest and bound not in CREATED_BOUNDS:
+                return invalid(f"Received unknown parameter: {name}", name, "parameter_unknown")
+            if not re.fullmatch(r"[0-9]+", value):
+                return invalid(f"Invalid integer: {value}", name)
+    if "limit" in params:
+        if not re.fullmatch(r"-?[0-9]+", params["limit"]):
+            return invalid(f"Invalid integer: {params['limit']}", "limit")
+        if not 1 <= int(params["limit"]) <= 100:
+            return invalid("This value must be between 1 and 100.", "limit")
+    if "ending_before" in params:
+        # Stripe pages backwards with it; the portal only pages forwards, so the fake refuses it
+        # rather than answer it wrongly.
+        return invalid("FakeStripe: ending_before is not faked.", "ending_before")
+    return None
+
+
+def _created_within(refund: dict, params: dict[str, str]) -> bool:
+    created = refund["created"]
+    if "created" in params:
+        return created == int(params["created"])
+    bounds = {name[len("created[") : -1]: int(value) for name, value in params.items() if name.startswith("created[")}
+    return (
+        created > bounds.get("gt", -1)
+        and created >= bounds.get("gte", -1)
+        and created < bounds.get("lt", 2**63)
+        and created <= bounds.get("lte", 2**63)
+    )
+
+
 class FakeStripe:
     """Stripe's Refunds API, as far as the portal uses it, on pytest-httpserver.
 
@@ -104,7 +152,8 @@ class FakeStripe:
     - "hold": Stripe makes the refund and keeps the answer, but holds the response until the test
       calls `release()` (the portal's read timeout expires first, unless it waits long enough).
     A request with invalid parameters is refused before any refusal or hold is used up.
-    New refunds get the status `refund_status`; tests change `refunds[id]` to move them on.
+    New refunds get the status `refund_status`; tests change `refunds[id]` to move them on, or
+    add one (`stripe_refund(...)`) as if made in Stripe's Dashboard.
     """
 
     def __init__(self, server):
@@ -121,6 +170,7 @@ class FakeStripe:
         # writes what Stripe keeps (a held answer waits outside it).
         self._lock = threading.Lock()
         server.expect_request("/v1/refunds", method="POST").respond_with_handler(self._create)
+        server.expect_request("/v1/refunds", method="GET").respond_with_handler(self._list)
         server.expect_request(re.compile(r"^/v1/refunds/[A-Za-z0-9_]+$"), method="GET").respond_with_handler(
             self._retrieve
         )
@@ -132,7 +182,12 @@ class FakeStripe:
         return [request for request, _ in self.server.log if request.method == "POST"]
 
     def lookups(self) -> list[Request]:
-        return [request for request, _ in self.server.log if request.method == "GET"]
+        """Requests for one refund (`GET /v1/refunds/<id>`)."""
+        return [request for request, _ in self.server.log if request.method == "GET" and request.path != "/v1/refunds"]
+
+    def listings(self) -> list[Request]:
+        """Requests for a page of the list of refunds (`GET /v1/refunds`)."""
+        return [request for request, _ in self.server.log if request.method == "GET" and request.path == "/v1/refunds"]
 
     def _create(self, request: Request) -> Response:
         with self._lock:
@@ -204,6 +259,32 @@ class FakeStripe:
             "metadata": {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")},
             "created": int(time.time()),
         }
+
+    def _list(self, request: Request) -> Response:
+        params = request.args.to_dict()
+        problem = refund_list_problem(params)
+        if problem is not None:
+            return _json(problem[1], problem[0])
+        with self._lock:
+            # Newest first; refunds made in the same second, the later-made first.
+            made = list(self.refunds.values())
+            listed = [
+                refund
+                for _, refund in sorted(enumerate(made), key=lambda pair: (pair[1]["created"], pair[0]), reverse=True)
+                if _created_within(refund, params)
+                and params.get("payment_intent", refund["payment_intent"]) == refund["payment_intent"]
+                and params.get("charge", refund["charge"]) == refund["charge"]
+            ]
+        if after := params.get("starting_after"):
+            ids = [refund["id"] for refund in listed]
+            if after not in self.refunds:
+                status, body = stripe_error(
+                    400, "invalid_request_error", f"No such refund: '{after}'", "resource_missing", "starting_after"
+                )
+                return _json(body, status)
+            listed = listed[ids.index(after) + 1 :] if after in ids else []
+        limit = int(params.get("limit", 10))
+        return _json({"object": "list", "url": "/v1/refunds", "has_more": len(listed) > limit, "data": listed[:limit]})
 
     def _retrieve(self, request: Request) -> Response:
         with self._lock:
