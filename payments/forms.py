@@ -1,8 +1,10 @@
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from core.forms import WholeNumberField
+from payments.models import CreditChangeRequest
 from payments.services import CreditsConflict
 
 
@@ -40,6 +42,15 @@ def credits_conflict_message(conflict: CreditsConflict) -> str:
     return (
         f"Someone else changed these credits while you were editing{who}. "
         f"The balance is now {conflict.current_balance:,}. Check it, then save again."
+    )
+
+
+def credit_change_requested_message(change: CreditChangeRequest) -> str:
+    """What the Credits editor says when a change is large enough to need a second person."""
+    return (
+        f"Requested: {change.balance_before:,} → {change.new_balance:,} credits is a change of more than "
+        f"{settings.CREDITS_APPROVAL_THRESHOLD:,}, so a second person must approve it on the Approvals page. "
+        "Nothing has changed yet."
     )
 
 

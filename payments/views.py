@@ -12,8 +12,9 @@ from audit.selectors import AuditFilter, audit_events
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 from notifications.selectors import sms_message_list
-from payments.forms import CreditsForm, HistoryPageForm, credits_conflict_message
-from payments.selectors import ledger_history, payment_history
+from payments.forms import CreditsForm, HistoryPageForm, credit_change_requested_message, credits_conflict_message
+from payments.models import CreditChangeRequest
+from payments.selectors import credits_allowance, ledger_history, payment_history
 from payments.services import CreditsConflict, CreditsRefused, credits_adjust
 
 RECENT_ENTRIES = 5
@@ -26,10 +27,13 @@ ACTIVITY_TAB = "payments/user_activity.html"
 def _payment_info_context(request: HtmxHttpRequest, customer: User, form: CreditsForm | None = None) -> dict:
     if form is None:
         form = CreditsForm(initial={"credits": customer.credits, "expected_balance": customer.credits})
+    can_adjust = request.user.has_perm("payments.adjust_credits")
     return {
         "customer": customer,
         "credits_form": form,
-        "can_adjust_credits": request.user.has_perm("payments.adjust_credits"),
+        "can_adjust_credits": can_adjust,
+        "own_account": request.user.is_same_person_as(customer),
+        "allowance": credits_allowance(staff=request.user, customer=customer) if can_adjust else None,
     }
 
 
@@ -144,6 +148,13 @@ def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             form.rebase(expected_balance=conflict.current_balance)
             customer.credits = conflict.current_balance  # the page shows the balance the next save is based on
             status = 409
+
+    if isinstance(entry, CreditChangeRequest):
+        if not request.htmx:
+            messages.success(request, credit_change_requested_message(entry))
+            return redirect("user_payments", pk=customer.pk)
+        context = _payment_info_context(request, customer) | {"requested_change": entry}
+        return render(request, PAYMENTS_TAB + "#payment-info", context)
 
     if entry is not None and not request.htmx:
         messages.success(request, f"Saved: {customer.full_name} now has {customer.credits:,} credits.")

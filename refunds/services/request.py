@@ -28,6 +28,7 @@ from audit.services import audit_record
 from core.money import money_format
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for
 from payments.models import Payment
+from payments.services.locks import advisory_xact_lock
 from refunds.audit import RefundAction
 from refunds.models import Refund
 from refunds.services.locks import (
@@ -35,7 +36,6 @@ from refunds.services.locks import (
     IDEMPOTENCY_LOCKS,
     REFUND_LOCKS,
     advisory_lock,
-    advisory_xact_lock,
     refund_rows_lock,
 )
 from refunds.services.settle import refund_facts, refund_record_answer
