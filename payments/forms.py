@@ -56,3 +56,9 @@ def credit_change_requested_message(change: CreditChangeRequest) -> str:
 
 class HistoryPageForm(forms.Form):
     before = WholeNumberField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+class CreditChangeDecisionForm(forms.Form):
+    """Approve (no reason needed) or reject (a reason required, checked by the service)."""
+
+    reason = forms.CharField(required=False, max_length=1000, strip=True)
