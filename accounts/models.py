@@ -78,3 +78,13 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+    def is_same_person_as(self, other: "User") -> bool:
+        """Whether `other` is this person's own account: the same user, the same email (case
+        does not matter) or the same phone number. Staff and customers share this table, so a
+        staff member may also be a customer; the money controls refuse them their own account."""
+        if self.pk is not None and self.pk == other.pk:
+            return True
+        if self.email and self.email.casefold() == (other.email or "").casefold():
+            return True
+        return bool(self.phone) and bool(other.phone) and str(self.phone) == str(other.phone)

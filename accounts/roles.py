@@ -1,7 +1,7 @@
 """The portal's staff roles: Django groups and the permissions each carries.
 
 Created by migrations (accounts 0004, with each app granting its own permissions: payments 0006,
-refunds 0003) from this table; permissions are checked in services and
+payments 0007, refunds 0003) from this table; permissions are checked in services and
 views, never only hidden in templates. Limits (the Support credit-change cap, the approval
 threshold, the daily refund cap) live in settings.
 """
@@ -17,6 +17,7 @@ SUPPORT_PERMISSIONS = [
 FINANCE_PERMISSIONS = [
     *SUPPORT_PERMISSIONS,
     ("payments", "adjust_credits_any_amount"),
+    ("payments", "approve_credit_change"),
     ("refunds", "execute_refund"),
     ("refunds", "approve_refund"),
     ("books", "view_books"),

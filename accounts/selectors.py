@@ -6,6 +6,7 @@ from django.db.models.functions import Lower
 
 from accounts.models import User
 from accounts.search import SearchableText, folded_value, word_start_value
+from core.money import money_format
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,29 @@ def _search_rows(*, users: QuerySet[User], matches: QuerySet[User], limit: int) 
     if len(rows) == limit or floor is None:
         return rows
     return list(matches.order_by(F("date_joined").desc(nulls_last=True), F("id").desc(nulls_last=True))[:limit])
+
+
+def staff_limits(*, member: User) -> list[str]:
+    """The money limits that hold a staff member, in words, for the Staff page. Permission names
+    are strings here: accounts knows the rooms above it only by name. Amounts of money are minor
+    units of each currency, shown as US dollars."""
+    limits: list[str] = []
+    if member.has_perm("payments.adjust_credits"):
+        if member.has_perm("payments.adjust_credits_any_amount"):
+            limits.append("Credits: no Support limits")
+        else:
+            limits.append(
+                f"Credits: {settings.CREDITS_SUPPORT_MAX_CHANGE:,} an edit, "
+                f"{settings.CREDITS_SUPPORT_DAILY_PER_CUSTOMER:,} a day per customer, "
+                f"{settings.CREDITS_SUPPORT_DAILY_PER_STAFF:,} a day in all"
+            )
+        limits.append(f"changes over {settings.CREDITS_APPROVAL_THRESHOLD:,} credits need a second person")
+    if member.has_perm("refunds.execute_refund"):
+        limits.append(
+            f"Refunds: {money_format(settings.REFUND_DAILY_CAP, 'USD')} a day; over "
+            f"{money_format(settings.REFUND_APPROVAL_THRESHOLD, 'USD')} (alone, or with the last "
+            f"{settings.REFUND_APPROVAL_WINDOW_HOURS} hours' refunds on the payment or customer) needs a second person"
+        )
+    if member.has_perm("refunds.approve_refund") or member.has_perm("payments.approve_credit_change"):
+        limits.append("Approves others' refunds and credit changes, never their own or to their own account")
+    return limits

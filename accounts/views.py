@@ -7,7 +7,7 @@ from accounts.access import user_get_for_staff
 from accounts.forms import StaffUpdateForm, UserSearchForm
 from accounts.models import User
 from accounts.roles import ROLES
-from accounts.selectors import user_search
+from accounts.selectors import staff_limits, user_search
 from accounts.services import StaffChangeRefused, staff_role, staff_update
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
@@ -86,6 +86,6 @@ def staff_list(request: HtmxHttpRequest) -> HttpResponse:
         else:
             error = "Choose a valid role."
     members = list(User.objects.filter(is_staff=True).prefetch_related("groups").order_by("first_name", "email"))
-    rows = [(member, staff_role(member)) for member in members]
+    rows = [(member, staff_role(member), staff_limits(member=member)) for member in members]
     context = {"rows": rows, "roles": ROLES, "error": error, "changed": changed, "nav": "staff"}
     return render(request, "accounts/staff_list.html", context, status=422 if error else 200)

@@ -6,3 +6,10 @@ class PaymentAction(models.TextChoices):
 
     CREDITS_ADJUSTED = "credits_adjusted", "Credits changed"
     PAYMENT_RECORDED = "payment_recorded", "Payment recorded"
+    # Four-eyes on large credit changes (payments.services.credit_requests).
+    CREDITS_CHANGE_REQUESTED = "credits_change_requested", "Credit change requested"
+    CREDITS_CHANGE_APPROVED = "credits_change_approved", "Credit change approved"
+    CREDITS_CHANGE_REJECTED = "credits_change_rejected", "Credit change rejected"
+    CREDITS_CHANGE_STALE = "credits_change_stale", "Credit change approval refused"
+    # A staff member tried to change the credits of, or approve a change to, their own account.
+    CREDITS_SELF_SERVICE_REFUSED = "credits_self_refused", "Credits: own account refused"

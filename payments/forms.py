@@ -1,8 +1,10 @@
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from core.forms import WholeNumberField
+from payments.models import CreditChangeRequest
 from payments.services import CreditsConflict
 
 
@@ -43,5 +45,20 @@ def credits_conflict_message(conflict: CreditsConflict) -> str:
     )
 
 
+def credit_change_requested_message(change: CreditChangeRequest) -> str:
+    """What the Credits editor says when a change is large enough to need a second person."""
+    return (
+        f"Requested: {change.balance_before:,} → {change.new_balance:,} credits is a change of more than "
+        f"{settings.CREDITS_APPROVAL_THRESHOLD:,}, so a second person must approve it on the Approvals page. "
+        "Nothing has changed yet."
+    )
+
+
 class HistoryPageForm(forms.Form):
     before = WholeNumberField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+class CreditChangeDecisionForm(forms.Form):
+    """Approve (no reason needed) or reject (a reason required, checked by the service)."""
+
+    reason = forms.CharField(required=False, max_length=1000, strip=True)

@@ -155,3 +155,64 @@ class GatewayEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.type} {self.event_id}"
+
+
+class CreditChangeRequest(models.Model):
+    """A credit change over CREDITS_APPROVAL_THRESHOLD, waiting for a second staff member.
+
+    It records the balance the requester saw (`balance_before`) and the one they asked for: the
+    change is applied at approval time only if the balance is still `balance_before`, so an
+    approval never applies a change to a balance nobody looked at. Never decided by the
+    requester, nor by anyone whose own account it is.
+    """
+
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_change_requests")
+    balance_before = models.BigIntegerField()
+    new_balance = models.BigIntegerField()
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=24, choices=Status, default=Status.AWAITING_APPROVAL)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    # The adjustment written when it was approved.
+    ledger_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_change_request"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        permissions = [("approve_credit_change", "Can approve another staff member's large credit change")]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=models.Q(status="awaiting_approval"), name="payments_credit_awaiting"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(balance_before__gte=0, new_balance__gte=0),
+                name="credit_change_balances_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(new_balance=models.F("balance_before")), name="credit_change_changes_something"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="approved", ledger_entry__isnull=False)
+                | (~models.Q(status="approved") & models.Q(ledger_entry__isnull=True)),
+                name="credit_change_approved_has_its_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Credit change {self.pk}: {self.balance_before} → {self.new_balance} ({self.status})"
+
+    @property
+    def credits_delta(self) -> int:
+        return self.new_balance - self.balance_before

@@ -1,11 +1,76 @@
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Abs
+from django.utils import timezone
 
 from accounts.models import User
-from payments.models import REFUND_UNSETTLED_STATUSES, LedgerEntry, Payment
+from payments.models import REFUND_UNSETTLED_STATUSES, CreditChangeRequest, LedgerEntry, Payment
+
+
+def utc_day_start() -> datetime:
+    """The start of today, UTC: daily limits run from midnight to midnight UTC."""
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def credits_adjusted_today(*, customer: User | None = None, actor: User | None = None) -> int:
+    """Credits added or removed by hand today (each adjustment counted by its size, so that
+    +500 then -500 is 1,000 changed, not 0): on `customer` by anyone, or by `actor` on anyone."""
+    entries = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUSTMENT, created_at__gte=utc_day_start())
+    if customer is not None:
+        entries = entries.filter(user=customer)
+    if actor is not None:
+        entries = entries.filter(actor=actor)
+    return entries.aggregate(total=Sum(Abs("credits_delta")))["total"] or 0
+
+
+@dataclass(frozen=True)
+class CreditsAllowance:
+    """What a staff member may still change on a customer's credits today without anyone else."""
+
+    limited: bool  # Support's limits apply (no `payments.adjust_credits_any_amount`)
+    per_edit: int
+    per_customer_day: int
+    per_staff_day: int
+    customer_remaining: int  # on this customer, today
+    staff_remaining: int  # by this staff member on all customers, today
+    approval_threshold: int  # changes of more credits than this wait for a second person
+
+    @property
+    def remaining(self) -> int:
+        """The largest change one edit may make now."""
+        return min(self.per_edit, self.customer_remaining, self.staff_remaining)
+
+
+def credits_allowance(*, staff: User, customer: User | None = None) -> CreditsAllowance:
+    """The staff member's credit limits and what remains of them today (on `customer`, if given).
+    `credits_adjust` decides with the same numbers, under its locks."""
+    limited = not staff.has_perm("payments.adjust_credits_any_amount")
+    per_customer = settings.CREDITS_SUPPORT_DAILY_PER_CUSTOMER
+    per_staff = settings.CREDITS_SUPPORT_DAILY_PER_STAFF
+    customer_used = credits_adjusted_today(customer=customer) if limited and customer is not None else 0
+    staff_used = credits_adjusted_today(actor=staff) if limited else 0
+    return CreditsAllowance(
+        limited=limited,
+        per_edit=settings.CREDITS_SUPPORT_MAX_CHANGE,
+        per_customer_day=per_customer,
+        per_staff_day=per_staff,
+        customer_remaining=max(per_customer - customer_used, 0),
+        staff_remaining=max(per_staff - staff_used, 0),
+        approval_threshold=settings.CREDITS_APPROVAL_THRESHOLD,
+    )
+
+
+def credit_changes_awaiting_approval() -> list[CreditChangeRequest]:
+    """Large credit changes waiting for a second staff member, oldest first."""
+    return list(
+        CreditChangeRequest.objects.filter(status=CreditChangeRequest.Status.AWAITING_APPROVAL)
+        .select_related("user", "requested_by")
+        .order_by("created_at", "id")[:200]
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -12,9 +12,22 @@ from audit.selectors import AuditFilter, audit_events
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 from notifications.selectors import sms_message_list
-from payments.forms import CreditsForm, HistoryPageForm, credits_conflict_message
-from payments.selectors import ledger_history, payment_history
-from payments.services import CreditsConflict, CreditsRefused, credits_adjust
+from payments.forms import (
+    CreditChangeDecisionForm,
+    CreditsForm,
+    HistoryPageForm,
+    credit_change_requested_message,
+    credits_conflict_message,
+)
+from payments.models import CreditChangeRequest
+from payments.selectors import credits_allowance, ledger_history, payment_history
+from payments.services import (
+    CreditsConflict,
+    CreditsRefused,
+    credit_change_approve,
+    credit_change_reject,
+    credits_adjust,
+)
 
 RECENT_ENTRIES = 5
 BAD_PAGE_MARKER = "The “before” page marker must be a positive whole number."
@@ -26,10 +39,13 @@ ACTIVITY_TAB = "payments/user_activity.html"
 def _payment_info_context(request: HtmxHttpRequest, customer: User, form: CreditsForm | None = None) -> dict:
     if form is None:
         form = CreditsForm(initial={"credits": customer.credits, "expected_balance": customer.credits})
+    can_adjust = request.user.has_perm("payments.adjust_credits")
     return {
         "customer": customer,
         "credits_form": form,
-        "can_adjust_credits": request.user.has_perm("payments.adjust_credits"),
+        "can_adjust_credits": can_adjust,
+        "own_account": request.user.is_same_person_as(customer),
+        "allowance": credits_allowance(staff=request.user, customer=customer) if can_adjust else None,
     }
 
 
@@ -145,6 +161,13 @@ def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             customer.credits = conflict.current_balance  # the page shows the balance the next save is based on
             status = 409
 
+    if isinstance(entry, CreditChangeRequest):
+        if not request.htmx:
+            messages.success(request, credit_change_requested_message(entry))
+            return redirect("user_payments", pk=customer.pk)
+        context = _payment_info_context(request, customer) | {"requested_change": entry}
+        return render(request, PAYMENTS_TAB + "#payment-info", context)
+
     if entry is not None and not request.htmx:
         messages.success(request, f"Saved: {customer.full_name} now has {customer.credits:,} credits.")
         return redirect("user_payments", pk=customer.pk)
@@ -162,3 +185,47 @@ def credits_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return profile_render(
         request, customer=customer, tab="payments", template_name=PAYMENTS_TAB, context=context, status=status
     )
+
+
+def _credit_change_for_decision(*, staff: User, change_pk: int) -> CreditChangeRequest:
+    if not staff.has_perm("payments.approve_credit_change"):
+        raise PermissionDenied("You do not have permission to approve credit changes.")
+    return get_object_or_404(CreditChangeRequest.objects.select_related("user", "requested_by"), pk=change_pk)
+
+
+def _credit_decision_render(request: HtmxHttpRequest, change: CreditChangeRequest, error: str = "") -> HttpResponse:
+    """The change's row on the Approvals page, decided or with the reason it was not; without
+    JavaScript, back to the Approvals page."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("approvals")
+    context = {"change": change, "error": error}
+    return render(request, "payments/credit_changes.html#credit-change-row", context, status=422 if error else 200)
+
+
+@require_POST
+@staff_required
+def credit_change_approve_view(request: HtmxHttpRequest, change_pk: int) -> HttpResponse:
+    change = _credit_change_for_decision(staff=request.user, change_pk=change_pk)
+    try:
+        change = credit_change_approve(change=change, approver=request.user)
+    except CreditsRefused as refusal:
+        change.refresh_from_db()  # show where it stands now
+        return _credit_decision_render(request, change, error=str(refusal))
+    return _credit_decision_render(request, change)
+
+
+@require_POST
+@staff_required
+def credit_change_reject_view(request: HtmxHttpRequest, change_pk: int) -> HttpResponse:
+    change = _credit_change_for_decision(staff=request.user, change_pk=change_pk)
+    form = CreditChangeDecisionForm(request.POST)
+    if not form.is_valid():
+        return _credit_decision_render(request, change, error=" ".join(form.errors["reason"]))
+    try:
+        change = credit_change_reject(change=change, approver=request.user, reason=form.cleaned_data["reason"])
+    except CreditsRefused as refusal:
+        change.refresh_from_db()
+        return _credit_decision_render(request, change, error=str(refusal))
+    return _credit_decision_render(request, change)

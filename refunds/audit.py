@@ -11,3 +11,5 @@ class RefundAction(models.TextChoices):
     FAILED = "refund_failed", "Refund failed"
     REVERSED = "refund_reversed", "Refund reversed"
     EXTERNAL = "refund_external", "Refund made outside the portal"
+    # A staff member tried to refund, or decide a refund of, their own account.
+    SELF_SERVICE_REFUSED = "refund_self_refused", "Refund: own account refused"

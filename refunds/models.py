@@ -37,6 +37,14 @@ class Refund(models.Model):
         PORTAL = "portal", "Admin portal"
         EXTERNAL = "external", "Outside the portal"
 
+    class ApprovalRule(models.TextChoices):
+        # Why a refund waits for a second person (refunds.services.approval_rules), in judging order.
+        REFUND = "refund", "The refund alone"
+        STAFF_PAYMENT = "staff_payment", "Same staff member, same payment"
+        ANY_PAYMENT = "any_payment", "Anyone, same payment"
+        STAFF_CUSTOMER = "staff_customer", "Same staff member, same customer"
+        ANY_CUSTOMER = "any_customer", "Anyone, same customer"
+
     # Statuses whose amount is taken from what remains refundable on the payment.
     RESERVING = (Status.AWAITING_APPROVAL, Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCEEDED)
     UNSETTLED = tuple(map(Status, REFUND_UNSETTLED_STATUSES))
@@ -62,6 +70,8 @@ class Refund(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rejection_reason = models.TextField(blank=True)
+    # The approval rule that sent it to Approvals ("" for one that needed none, or made before them).
+    approval_rule = models.CharField(max_length=16, choices=ApprovalRule, blank=True, default="")
     decided_at = models.DateTimeField(null=True, blank=True)
     notify_customer = models.BooleanField(default=True)
     failure_reason = models.TextField(blank=True)

@@ -1,9 +1,41 @@
 import uuid
+from dataclasses import dataclass
 
+from django.conf import settings
+
+from accounts.models import User
 from core.money import money_to_decimal_text
 from payments.models import Payment
 from refunds.models import Refund
 from refunds.services import credits_for_amount, payment_refundable
+from refunds.services.approval_rules import ApprovalJudgement, refund_approval_headroom, refund_approval_judge
+from refunds.services.request import daily_cap_used
+
+
+@dataclass(frozen=True)
+class RefundAllowance:
+    """What the refund dialog tells the staff member before Execute: whether the amount in the form
+    needs a second person (and by which rule), how much more would not, and their daily cap."""
+
+    judgement: ApprovalJudgement
+    headroom: int  # the largest refund that goes ahead now without a second person
+    daily_used: int
+    daily_cap: int
+
+    @property
+    def daily_remaining(self) -> int:
+        return max(self.daily_cap - self.daily_used, 0)
+
+
+def refund_allowance(*, payment: Payment, staff: User, amount: int) -> RefundAllowance:
+    """The approval rule a refund of `amount` would fall under, read without locks: the refund
+    service judges again, under its locks, when Execute is pressed."""
+    return RefundAllowance(
+        judgement=refund_approval_judge(payment=payment, actor=staff, amount=amount),
+        headroom=refund_approval_headroom(payment=payment, actor=staff),
+        daily_used=daily_cap_used(actor=staff, currency=payment.currency),
+        daily_cap=settings.REFUND_DAILY_CAP,
+    )
 
 
 def refund_list(*, payment: Payment) -> list[Refund]:

@@ -9,11 +9,12 @@ from accounts.models import User
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 from payments.models import Payment
+from payments.selectors import credit_changes_awaiting_approval
 from refunds.access import payment_get_for_staff, refund_permission_check
 from refunds.forms import RefundDecisionForm, RefundForm
 from refunds.limits import refund_rate_limited
 from refunds.models import Refund
-from refunds.selectors import refund_form_initial, refund_list, refunds_awaiting_approval
+from refunds.selectors import refund_allowance, refund_form_initial, refund_list, refunds_awaiting_approval
 from refunds.services import (
     RefundRefused,
     RefundStale,
@@ -26,12 +27,17 @@ from refunds.services import (
 
 
 def _dialog_render(request: HtmxHttpRequest, payment: Payment, form: RefundForm, status: int = 200) -> HttpResponse:
+    refundable = payment_refundable(payment=payment)
+    # The rule the amount in the form falls under (a full refund's, until one is typed and sent).
+    amount = getattr(form, "cleaned_data", {}).get("amount") or max(refundable.amount, 0)
     context = {
         "customer": payment.user,
         "payment": payment,
-        "refundable": payment_refundable(payment=payment),
+        "refundable": refundable,
         "refunds": refund_list(payment=payment),
         "form": form,
+        "allowance": refund_allowance(payment=payment, staff=request.user, amount=amount),
+        "own_account": request.user.is_same_person_as(payment.user),
     }
     if not request.htmx:
         return render(request, "refunds/refund_page.html", context | {"nav": "users"}, status=status)
@@ -118,7 +124,13 @@ def refund_list_view(request: HtmxHttpRequest, pk: int, payment_pk: int) -> Http
 def approvals(request: HtmxHttpRequest) -> HttpResponse:
     if not request.user.has_perm("refunds.approve_refund"):
         raise PermissionDenied("You do not have permission to approve refunds.")
-    context = {"refunds": refunds_awaiting_approval(), "nav": "approvals"}
+    can_approve_credit_changes = request.user.has_perm("payments.approve_credit_change")
+    context = {
+        "refunds": refunds_awaiting_approval(),
+        "can_approve_credit_changes": can_approve_credit_changes,
+        "credit_changes": credit_changes_awaiting_approval() if can_approve_credit_changes else [],
+        "nav": "approvals",
+    }
     return render(request, "refunds/approvals.html", context)
 
 

@@ -225,9 +225,19 @@ CREDIT_HISTORY_PAGE_SIZE = 25
 # Roles (accounts/roles.py): the largest credit change Support may make in one edit; Finance and
 # Administrators are not limited.
 CREDITS_SUPPORT_MAX_CHANGE = env_int("CREDITS_SUPPORT_MAX_CHANGE", 500)
-# A refund above this (minor units of the payment's currency) waits for a second staff member's
-# approval; one staff member may request at most REFUND_DAILY_CAP per currency per UTC day.
+# Support's daily totals (credits added or removed, per UTC day): on one customer by anyone's
+# hand, and by one Support member on all customers. Finance and Administrators are not limited.
+CREDITS_SUPPORT_DAILY_PER_CUSTOMER = env_int("CREDITS_SUPPORT_DAILY_PER_CUSTOMER", 1000)
+CREDITS_SUPPORT_DAILY_PER_STAFF = env_int("CREDITS_SUPPORT_DAILY_PER_STAFF", 2000)
+# Four-eyes: a credit change of more than this many credits (either way), whoever asks, waits on
+# Approvals for a second staff member and is applied when approved.
+CREDITS_APPROVAL_THRESHOLD = env_int("CREDITS_APPROVAL_THRESHOLD", 1000)
+# A refund waits for a second staff member's approval when it, or it plus what was refunded in the
+# last REFUND_APPROVAL_WINDOW_HOURS on the same payment or customer (by the same staff member, or by
+# anyone), passes this (minor units of the payment's currency); one staff member may request at
+# most REFUND_DAILY_CAP per currency per UTC day.
 REFUND_APPROVAL_THRESHOLD = env_int("REFUND_APPROVAL_THRESHOLD", 50000)
+REFUND_APPROVAL_WINDOW_HOURS = env_int("REFUND_APPROVAL_WINDOW_HOURS", 24, minimum=1)
 REFUND_DAILY_CAP = env_int("REFUND_DAILY_CAP", 500000)
 
 # Users list: rows per page, and the longest search the form accepts.

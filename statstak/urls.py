@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from accounts import two_factor
 from accounts import views as accounts_views
 from accounts.forms import StaffAuthenticationForm
+from payments import views as payments_views
 from refunds.webhooks import stripe_webhook
 from statstak import health
 
@@ -24,6 +25,17 @@ urlpatterns = [
     path("books/", include("books.urls")),
     path("staff/", accounts_views.staff_list, name="staff_list"),
     path("users/", include("payments.urls")),
+    # Large credit changes, decided on the Approvals page beside refunds.
+    path(
+        "approvals/credits/<int:change_pk>/approve/",
+        payments_views.credit_change_approve_view,
+        name="credit_change_approve",
+    ),
+    path(
+        "approvals/credits/<int:change_pk>/reject/",
+        payments_views.credit_change_reject_view,
+        name="credit_change_reject",
+    ),
     path("", include("refunds.urls")),
     path("", include("notifications.urls")),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),

@@ -38,6 +38,8 @@ class StaffFactory(CustomerFactory):
     short test's time)."""
 
     email = factory.Sequence(lambda n: f"staff{n}@statstak.test")
+    # No phone: a staff member with a customer's number would be that customer (no self-service).
+    phone = ""
     is_staff = True
     password = factory.django.Password(STAFF_PASSWORD)
 

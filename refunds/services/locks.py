@@ -8,14 +8,22 @@ no two uses of them can collide:
   reconciliation skips it rather than asking the gateway about it at the same moment.
 - `DAILY_CAP_LOCKS`, keyed by a staff member's id: transaction-level, taken in the reserve phase,
   so two refunds one person requests at once cannot both slip under the daily cap.
+- `CUSTOMER_REFUNDS_LOCKS`, keyed by the customer's id: transaction-level, taken in the reserve
+  phase, so two refunds on one customer (two tabs, two staff members, two payments) cannot both
+  be judged under the cumulative approval threshold against totals that leave out the other.
+- payments' own (`payments.services.locks`, which cannot import this module):
+  `CREDITS_STAFF_DAY_LOCKS`, one staff member's credit changes against Support's daily limit,
+  taken under the customer's row lock and never held while waiting for anything else.
+
+The transaction-level ones are taken with `payments.services.locks.advisory_xact_lock`.
 
 Row locks (`select_for_update`) are taken by `refund_rows_lock` and nothing else, always in the
 order payment → refund → user, so two refunds, or a refund and a credits change, can wait for
 each other but never deadlock.
 
 Lock order, outermost first: a form's idempotency lock → a refund's lock → the rows (payment →
-refund → user); the daily-cap lock is taken under the payment's row lock, last, and nothing
-waits for a row while holding it.
+refund → user); under the payment's row lock, the customer's refunds lock, then the daily-cap lock,
+last; nothing waits for a row while holding either.
 """
 
 from collections.abc import Iterator
@@ -26,12 +34,23 @@ from django.db import DatabaseError, connection
 
 from accounts.models import User
 from payments.models import Payment
+from payments.services.locks import CREDITS_STAFF_DAY_LOCKS
 from refunds.models import Refund
 
 # Advisory-lock namespaces (the first half of PostgreSQL's two-part key).
 REFUND_LOCKS = 0x5EF0  # one refund's request at the gateway
 DAILY_CAP_LOCKS = 0x5EF1  # one staff member's refunds against the daily cap
 IDEMPOTENCY_LOCKS = 0x5EF2  # one form's submits (its idempotency key)
+CUSTOMER_REFUNDS_LOCKS = 0x5EF3  # one customer's refunds against the cumulative approval rules
+# Every namespace in use, payments' too: no two may share a number.
+ADVISORY_NAMESPACES = (
+    REFUND_LOCKS,
+    DAILY_CAP_LOCKS,
+    IDEMPOTENCY_LOCKS,
+    CUSTOMER_REFUNDS_LOCKS,
+    CREDITS_STAFF_DAY_LOCKS,
+)
+assert len(set(ADVISORY_NAMESPACES)) == len(ADVISORY_NAMESPACES), "two advisory-lock namespaces collide"
 
 
 @contextmanager
@@ -57,15 +76,6 @@ def advisory_lock(namespace: int, key: int | str, *, wait: bool = True) -> Itera
                 # The connection is gone, and its session's locks with it: nothing to release,
                 # and the error that took it away is the one the caller must see.
                 pass
-
-
-def advisory_xact_lock(namespace: int, key: int) -> None:
-    """A transaction-level advisory lock on (namespace, key): waited for, and released when the
-    caller's transaction ends, whichever way it ends."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("A transaction-level lock outside a transaction would be released at once.")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
 
 
 @dataclass(frozen=True)

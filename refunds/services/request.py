@@ -1,17 +1,20 @@
 """Asking for a refund: `refund_execute`, in the phases of DESIGN.md.
 
+0. No self-service: a staff member cannot refund a payment of their own account (same person,
+   email or phone); refused before anything else, and audited.
 1. Reserve (one transaction): lock the payment, check the amount against what remains (pending
    refunds count as taken) and the staff member's daily cap, insert the refund `pending` with its
-   idempotency key (`awaiting_approval` over the approval threshold: see `approvals`).
+   idempotency key (`awaiting_approval` when a cumulative approval rule applies: see
+   `approval_rules`, which says which one, and `approvals`).
 2. Ask the gateway, outside any transaction, with that key (a retry is a replay at Stripe).
 3. Record the answer (one transaction, `settle.refund_record_answer`): succeeded → ledger entry,
    payment totals, credits, SMS; a definite no → failed, the reservation released; no answer →
    still pending, reconciled later.
 
 Lock order: the form's idempotency lock (all three phases) → the refund's lock (phases 2 and 3)
-→ the rows, payment → refund → user (`locks.refund_rows_lock`); the daily-cap lock last, under the
-payment's row lock. So two refunds, or a refund and a credits change, can wait for each other but
-never deadlock.
+→ the rows, payment → refund → user (`locks.refund_rows_lock`); under the payment's row lock, the
+customer's refunds lock (the cumulative approval rules), then the daily-cap lock, last. So two
+refunds, or a refund and a credits change, can wait for each other but never deadlock.
 """
 
 import logging
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -28,14 +31,16 @@ from audit.services import audit_record
 from core.money import money_format
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for
 from payments.models import Payment
+from payments.services.locks import advisory_xact_lock
 from refunds.audit import RefundAction
 from refunds.models import Refund
+from refunds.services.approval_rules import refund_approval_judge
 from refunds.services.locks import (
+    CUSTOMER_REFUNDS_LOCKS,
     DAILY_CAP_LOCKS,
     IDEMPOTENCY_LOCKS,
     REFUND_LOCKS,
     advisory_lock,
-    advisory_xact_lock,
     refund_rows_lock,
 )
 from refunds.services.settle import refund_facts, refund_record_answer
@@ -112,6 +117,8 @@ def refund_execute(
     is what the staff member saw as already refunded or pending: if another refund landed since,
     this one is refused as stale rather than judged against numbers nobody looked at.
     """
+    if actor.is_same_person_as(payment.user):
+        refund_self_service_refuse(actor=actor, customer=payment.user, about=payment, message=SELF_REFUND_MESSAGE)
     # Every submit of one form (double click, retry, second tab) takes the same lock first, so a
     # duplicate waits for the first to finish all three phases and then shows the same outcome.
     with advisory_lock(IDEMPOTENCY_LOCKS, idempotency_key):
@@ -213,8 +220,11 @@ def _refund_reserve(
             )
         credits_delta = -credits_to_remove
 
+    # One customer's refunds are judged one at a time, each counting the others (two tabs, two
+    # staff members, two payments): without this lock two could both pass under the threshold.
+    advisory_xact_lock(CUSTOMER_REFUNDS_LOCKS, locked.user_id)
+    judgement = refund_approval_judge(payment=locked, actor=actor, amount=amount)
     _daily_cap_check(actor=actor, currency=locked.currency, amount=amount)
-    needs_approval = amount > settings.REFUND_APPROVAL_THRESHOLD
     refund = Refund.objects.create(
         payment=locked,
         type=type,
@@ -226,7 +236,8 @@ def _refund_reserve(
         requested_by=actor,
         credits_delta=credits_delta,
         notify_customer=notify_customer,
-        status=Refund.Status.AWAITING_APPROVAL if needs_approval else Refund.Status.PENDING,
+        status=Refund.Status.AWAITING_APPROVAL if judgement.needs_approval else Refund.Status.PENDING,
+        approval_rule=judgement.rule,
     )
     audit_record(
         action=RefundAction.REQUESTED,
@@ -234,9 +245,33 @@ def _refund_reserve(
         target_user=locked.user,
         about=refund,
         before={"amount_refunded": locked.amount_refunded, "reserved": refundable.reserved},
-        after=refund_facts(refund),
+        after=refund_facts(refund) | ({"approval_rule": judgement.message()} if judgement.rule else {}),
     )
     return refund, True
+
+
+SELF_REFUND_MESSAGE = (
+    "This is your own account (same person, email or phone): you cannot refund its payments. Ask another staff member."
+)
+
+
+def refund_self_service_refuse(*, actor: User, customer: User, about: models.Model, message: str) -> None:
+    """Record a staff member's attempt on their own account, in its own transaction (it must
+    outlive the refusal), then refuse."""
+    with transaction.atomic():
+        audit_record(action=RefundAction.SELF_SERVICE_REFUSED, actor=actor, target_user=customer, about=about, after={})
+    raise RefundRefused(message)
+
+
+def daily_cap_used(*, actor: User, currency: str) -> int:
+    """What `actor` asked to refund today (UTC), in `currency`, that holds money back."""
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        Refund.objects.filter(
+            requested_by=actor, currency=currency, created_at__gte=today, status__in=Refund.RESERVING
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
 
 
 def _daily_cap_check(*, actor: User, currency: str, amount: int) -> None:
@@ -246,18 +281,13 @@ def _daily_cap_check(*, actor: User, currency: str, amount: int) -> None:
     requested at the same moment on different payments cannot both slip under the cap.
     """
     advisory_xact_lock(DAILY_CAP_LOCKS, actor.pk)
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    requested = (
-        Refund.objects.filter(
-            requested_by=actor, currency=currency, created_at__gte=today, status__in=Refund.RESERVING
-        ).aggregate(total=Sum("amount"))["total"]
-        or 0
-    )
+    requested = daily_cap_used(actor=actor, currency=currency)
     cap = settings.REFUND_DAILY_CAP
     if requested + amount > cap:
         raise RefundRefused(
             f"That would bring your refunds today to {money_format(requested + amount, currency)}, over the daily "
-            f"limit of {money_format(cap, currency)} per staff member. Ask another Finance colleague or an "
+            f"limit of {money_format(cap, currency)} per staff member; "
+            f"{money_format(max(cap - requested, 0), currency)} remains today. Ask another Finance colleague or an "
             "Administrator.",
             field="amount",
         )

@@ -7,8 +7,10 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from payments.models import LedgerEntry
+from accounts.roles import FINANCE
+from payments.models import CreditChangeRequest, LedgerEntry
 from payments.services import credits_adjust
+from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +188,43 @@ def test_credits_in_anything_but_ascii_digits_are_an_inline_error(client, credit
     assert "Enter a whole number of credits, like 120." in response.content.decode()
     customer.refresh_from_db()
     assert customer.credits == 0
+
+
+def test_the_editor_refuses_a_staff_member_their_own_account(client, staff):
+    client.force_login(staff)
+    response = client.post(
+        reverse("credits_edit", args=[staff.pk]),
+        {"credits": "100", "expected_balance": "0", "note": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    assert "This is your own account (same person, email or phone): you cannot change its credits." in (
+        response.content.decode()
+    )
+    assert User.objects.get(pk=staff.pk).credits == 0
+    page = client.get(reverse("user_payments", args=[staff.pk])).content.decode()
+    assert "another staff member must change its credits" in page
+    assert 'id="id_credits"' not in page
+
+
+def test_a_large_change_is_requested_and_the_editor_says_so(client, customer):
+    finance = StaffFactory(roles=[FINANCE])
+    client.force_login(finance)
+    response = client.post(
+        reverse("credits_edit", args=[customer.pk]),
+        {"credits": "5000", "expected_balance": "0", "note": "Contract"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert "Requested: 0 → 5,000 credits waits for a second person" in response.content.decode()
+    assert User.objects.get(pk=customer.pk).credits == 0
+    assert CreditChangeRequest.objects.get().new_balance == 5000
+
+
+def test_support_sees_what_remains_of_the_daily_allowance(staff_client, customer, staff):
+    credits_adjust(user=customer, new_balance=300, expected_balance=0, actor=staff)
+    page = staff_client.get(reverse("user_payments", args=[customer.pk])).content.decode()
+    assert (
+        "Your allowance today: a change of at most 500 credits (500 an edit; 700 of 1,000 left on this customer" in page
+    )
+    assert "1,700 of 2,000 left for you" in page

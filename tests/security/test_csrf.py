@@ -54,7 +54,7 @@ def test_the_matrix_names_every_write():
 def test_every_url_but_the_webhooks_refuses_a_post_without_the_token():
     staff = staff_with_role(ADMINISTRATOR)
     payment = PaymentFactory()
-    kwargs = {"pk": payment.user.pk, "payment_pk": payment.pk, "message_id": 1, "refund_pk": 1}
+    kwargs = {"pk": payment.user.pk, "payment_pk": payment.pk, "message_id": 1, "refund_pk": 1, "change_pk": 1}
     for key, route, _ in url_patterns():
         names = [name for name in kwargs if f"<int:{name}>" in route]
         url = "/" if key == "/" else reverse(key, kwargs={name: kwargs[name] for name in names})
@@ -152,6 +152,19 @@ def test_deciding_on_a_refund_needs_the_token(key):
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("key", ["credit_change_approve", "credit_change_reject"])
+def test_deciding_on_a_credit_change_needs_the_token(key):
+    staff = staff_with_role(FINANCE)
+    client = csrf_client(staff)
+    url = reverse(key, args=[987654])
+    hx = {"HX-Request": "true", "HX-Target": "credit-change-row"}
+
+    assert refused_for_csrf(client.post(url, {"reason": "No."}, headers=hx))
+    # With the token it reaches the view, which finds no such credit change.
+    response = client.post(url, {"reason": "No."}, headers=hx | {"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 404
+
+
 def test_changing_a_staff_members_role_needs_the_token():
     admin = staff_with_role(ADMINISTRATOR)
     member = staff_with_role(None, email="new.hire@statstak.test")
@@ -205,6 +218,8 @@ WRITES = [
     "refund_create",
     "refund_approve",
     "refund_reject",
+    "credit_change_approve",
+    "credit_change_reject",
     "two_factor_setup",
     "two_factor_verify",
     "staff_list",

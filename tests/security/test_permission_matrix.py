@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from payments.models import Payment
+from payments.models import CreditChangeRequest, Payment
 from refunds.models import Refund
 from tests.factories import PaymentFactory, SmsMessageFactory
 from tests.security.conftest import ADMINISTRATOR, staff_with_role, totp_device_confirmed
@@ -71,6 +71,14 @@ def world(db):
         "payment_pk": payment.pk,
         "message_id": SmsMessageFactory(user=customer).pk,
         "refund_pk": refund.pk,
+        # A credit change already decided: refused (422) once past the access checks.
+        "change_pk": CreditChangeRequest.objects.create(
+            user=customer,
+            balance_before=0,
+            new_balance=5000,
+            requested_by=people[FINANCE_STAFF],
+            status=CreditChangeRequest.Status.REJECTED,
+        ).pk,
     }
     return {"people": people, "devices": devices, "customer": customer, "url_kwargs": url_kwargs}
 

@@ -146,6 +146,15 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view(allowed=REFUNDERS, **GET_REFUSED),
         staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="approval-row", data={"reason": "No."}),
     ],
+    # A credit change already decided: refused (422) once past the access checks.
+    "credit_change_approve": [
+        staff_view(allowed=REFUNDERS, **GET_REFUSED),
+        staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="credit-change-row"),
+    ],
+    "credit_change_reject": [
+        staff_view(allowed=REFUNDERS, **GET_REFUSED),
+        staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="credit-change-row", data={"reason": "No."}),
+    ],
     "audit_log": [staff_view(allowed={ADMIN_STAFF})],
     "books": [staff_view(allowed=REFUNDERS)],
     "audit_export": [staff_view(allowed={ADMIN_STAFF})],

@@ -1,4 +1,4 @@
-"""Writes to customers' money and credits: the ledger, the credits editor, payments the gateway reports.
+"""The ledger and the payments the gateway reports.
 
 The ledger is append-only and `User.credits` is its cache: every change writes one ledger entry
 and the new balance in one transaction (`ledger_append`), under the customer's row lock, taken
@@ -10,8 +10,6 @@ lock only the customer's row.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -76,53 +74,6 @@ def ledger_append(
     )
     User.objects.filter(pk=locked_user.pk).update(credits=balance_after)
     locked_user.credits = balance_after
-    return entry
-
-
-@transaction.atomic
-def credits_adjust(*, user: User, new_balance: int, expected_balance: int, actor: User, note: str = "") -> LedgerEntry:
-    """Set a customer's credits to `new_balance`, as one `adjustment` ledger entry.
-
-    Refused, writing nothing: a negative balance, one above `CREDITS_MAX_BALANCE`, no change at
-    all, and, with `CreditsConflict`, a balance that is no longer `expected_balance` (the one the
-    staff member saw when the page loaded): someone else changed it meanwhile, and saving over it
-    would silently undo their change.
-    """
-    if not actor.has_perm("payments.adjust_credits"):
-        raise PermissionDenied("You do not have permission to change credits.")
-    if new_balance < 0:
-        raise CreditsRefused("Credits cannot be negative.")
-    if new_balance > settings.CREDITS_MAX_BALANCE:
-        raise CreditsRefused(f"Credits can be at most {settings.CREDITS_MAX_BALANCE:,}.")
-    locked = User.objects.select_for_update().get(pk=user.pk)
-    if locked.credits != expected_balance:
-        last_entry = LedgerEntry.objects.filter(user=locked).select_related("actor").order_by("-id").first()
-        raise CreditsConflict(current_balance=locked.credits, last_entry=last_entry)
-    if new_balance == locked.credits:
-        raise CreditsRefused(f"The balance is already {new_balance:,} credits; nothing to save.")
-    limit = settings.CREDITS_SUPPORT_MAX_CHANGE
-    if abs(new_balance - locked.credits) > limit and not actor.has_perm("payments.adjust_credits_any_amount"):
-        raise CreditsRefused(
-            f"Your role can change credits by at most {limit:,} at a time; "
-            "ask Finance or an Administrator for a larger change."
-        )
-    before = locked.credits
-    entry = ledger_append(
-        locked_user=locked,
-        kind=LedgerEntry.Kind.ADJUSTMENT,
-        credits_delta=new_balance - locked.credits,
-        actor=actor,
-        note=note.strip(),
-    )
-    audit_record(
-        action=PaymentAction.CREDITS_ADJUSTED,
-        actor=actor,
-        target_user=locked,
-        about=entry,
-        before={"credits": before},
-        after={"credits": locked.credits, "note": entry.note},
-    )
-    user.credits = locked.credits
     return entry
 
 
