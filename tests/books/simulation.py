@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from unittest import mock
 
+from django.db import connection
+
 from accounts.models import User
 from accounts.roles import FINANCE
 from books.checks import books_verify
@@ -59,11 +61,30 @@ class InvariantBroken(AssertionError):
     pass
 
 
+def world_reset(stripe: FakeStripe) -> None:
+    """Empty books and an empty Stripe before each run (staff stay): runs are independent, a seed
+    replays its run exactly, and a step costs the same however many runs came before."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE refunds_refund, payments_ledgerentry, payments_payment, payments_creditchangerequest,"
+            " payments_gatewayevent, notifications_smsmessage, audit_auditevent, procrastinate_jobs CASCADE"
+        )
+    User.objects.filter(is_staff=False).delete()
+    stripe.refunds.clear()
+    stripe.kept.clear()
+    stripe.faults.clear()
+
+
+def simulation_staff() -> list[User]:
+    return [StaffFactory(roles=[FINANCE]) for _ in range(2)]
+
+
 @dataclass
 class Run:
     seed: int
     stripe: FakeStripe
     steps: int
+    staff: list[User] = field(default_factory=simulation_staff)
     rng: random.Random = field(init=False)
     done: Counter = field(default_factory=Counter)
     sent_events: list[dict] = field(default_factory=list)
@@ -81,7 +102,6 @@ class Run:
                 )
                 purchase_record(payment)
                 self.payments.append(payment)
-        self.staff = [StaffFactory(roles=[FINANCE]) for _ in range(2)]
 
     # Steps.
 

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from tests.books.simulation import InvariantBroken, Run
+from tests.books.simulation import InvariantBroken, Run, simulation_staff, world_reset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +34,10 @@ def test_random_runs_keep_every_rule_after_every_step(simulated_stripe):
     seeds = [int(replay)] if replay else [random.randrange(2**32) + run for run in range(RUNS)]
     print(f"simulation: {len(seeds)} runs of {STEPS} steps, seeds {seeds[0]}…{seeds[-1]}")  # to replay a failure
     totals: Counter = Counter()
+    staff = simulation_staff()
     for number, seed in enumerate(seeds, start=1):
-        totals += Run(seed=seed, stripe=simulated_stripe, steps=STEPS).play()
+        world_reset(simulated_stripe)
+        totals += Run(seed=seed, stripe=simulated_stripe, steps=STEPS, staff=staff).play()
         if number % 250 == 0:  # a long `make simulate` shows how far it got
             print(f"{number} runs, {totals.total()} steps, seeds {seeds[0]}…{seed}: no violation", flush=True)
     print(dict(totals))
