@@ -21,6 +21,9 @@ def test_the_approvals_page_lists_credit_changes_beside_refunds(client, change, 
     client.force_login(second_finance)
     page = client.get(reverse("approvals")).content.decode()
     assert "Credit changes" in page and "0 → 3,000" in page and "Approve and apply" in page
+    assert page.count(f'hx-target="#credit-change-{change.pk}"') == 2  # once, in the page's body
+    assert "Credit changes" not in page.split("<title>")[1].split("</title>")[0]
+    assert f'id="reject-credit-reason-{change.pk}"' in page
     assert "No refunds are waiting for approval." in page
 
 

@@ -104,6 +104,9 @@ def test_the_approvals_page_lists_waiting_refunds_and_decides_by_htmx(client, ma
     client.force_login(second_finance)
     page = client.get(reverse("approvals")).content.decode()
     assert "$600.00" in page and "Approve and refund" in page and "Fran Finance" in page
+    # Each decision swaps its own row, and its reason field is labelled.
+    assert page.count(f'hx-target="#approval-{refund.pk}"') == 2
+    assert f'<label class="visually-hidden" for="reject-reason-{refund.pk}">' in page
     response = client.post(
         reverse("refund_reject", args=[refund.pk]), {"reason": "Too much"}, headers={"HX-Request": "true"}
     )
