@@ -24,6 +24,10 @@ PYTHON
 }
 trap 'rm -rf "$OLD"; drop_databases' EXIT
 
+if ! git cat-file -e "$REF^{commit}" 2>/dev/null; then
+  # A shallow clone: fetch the earlier main from where this clone came from.
+  git fetch --quiet origin "$REF" 2>/dev/null || git fetch --quiet --unshallow origin 2>/dev/null || true
+fi
 git cat-file -e "$REF^{commit}" || { echo "FAIL: commit $REF is not in this clone; cannot build the earlier database." >&2; exit 1; }
 git archive "$REF" | tar -x -C "$OLD"
 ln -s "$PWD/.venv" "$OLD/.venv"
