@@ -16,6 +16,7 @@ from procrastinate.contrib.django import app
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
 from refunds.services import payment_refundable, refunds_reconcile
+from refunds.services.locks import REFUND_LOCKS
 from refunds.tasks import refunds_reconcile as refunds_reconcile_task
 from tests.factories import RefundFactory, stripe_payment
 from tests.helpers import assert_books_balance, refund_request, sms_jobs_for
@@ -199,10 +200,10 @@ def test_a_refund_claimed_by_another_session_is_skipped(stripe_api):
     def hold_the_refund_lock() -> None:
         # As refund_execute holds it while its request is at the gateway.
         with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [0x5EF0, refund.pk])
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [REFUND_LOCKS, refund.pk])
             claimed.set()
             done.wait(timeout=10)
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [0x5EF0, refund.pk])
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [REFUND_LOCKS, refund.pk])
         connections["default"].close()
 
     holder = threading.Thread(target=hold_the_refund_lock)
