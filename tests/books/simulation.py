@@ -14,10 +14,13 @@ run's random numbers:
 - approvals and rejections of large refunds;
 - Stripe's webhooks: pending refunds settling, a succeeded refund failing at the bank (reversal),
   refunds made in Stripe's Dashboard, every event sometimes delivered twice;
-- reconciliation runs.
+- reconciliation runs;
+- text messages sent through the fake Twilio, answering ok, 500, an invalid number or too late,
+  and a worker dying in the middle of a send.
 
-After every step every rule of the books holds (`books.checks`), and no refund is both lost and
-charged: a refund Stripe holds as succeeded is never failed, canceled or rejected in the portal.
+After every step every rule of the books holds (`books.checks`), no refund is both lost and
+charged (a refund Stripe holds as succeeded is never failed, canceled or rejected in the
+portal), and no message's status ever moves backwards.
 
 A run is replayed exactly from its seed (`make simulate SEED=…`).
 """
@@ -35,6 +38,10 @@ from django.db import connection
 from accounts.models import User
 from accounts.roles import FINANCE
 from books.checks import books_verify
+from notifications import sending
+from notifications.models import SmsMessage
+from notifications.services import STATUS_RANK
+from notifications.sms import SmsTemporaryError
 from payments.models import Payment
 from payments.services import CreditsConflict, CreditsRefused, credits_adjust
 from refunds.models import Refund
@@ -49,6 +56,7 @@ from refunds.services import (
 from refunds.services import request as refund_request
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
 from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
+from tests.fakes.twilio import FakeTwilio, error, hang
 
 FAULTS = ["", "", "", "", "pending", "card_declined", "already_refunded", "500", "hold"]
 
@@ -61,7 +69,11 @@ class InvariantBroken(AssertionError):
     pass
 
 
-def world_reset(stripe: FakeStripe) -> None:
+class WorkerDied(BaseException):
+    """The worker process died mid-send: not an Exception, so no handler of the send job runs."""
+
+
+def world_reset(stripe: FakeStripe, twilio: FakeTwilio | None = None) -> None:
     """Empty books and an empty Stripe before each run (staff stay): runs are independent, a seed
     replays its run exactly, and a step costs the same however many runs came before."""
     with connection.cursor() as cursor:
@@ -73,6 +85,10 @@ def world_reset(stripe: FakeStripe) -> None:
     stripe.refunds.clear()
     stripe.kept.clear()
     stripe.faults.clear()
+    if twilio is not None:
+        twilio._answers.clear()
+        twilio.requests.clear()
+        twilio.accepted.clear()
 
 
 def simulation_staff() -> list[User]:
@@ -85,6 +101,8 @@ class Run:
     stripe: FakeStripe
     steps: int
     staff: list[User] = field(default_factory=simulation_staff)
+    twilio: FakeTwilio | None = None
+    statuses: dict[int, str] = field(default_factory=dict)
     rng: random.Random = field(init=False)
     done: Counter = field(default_factory=Counter)
     sent_events: list[dict] = field(default_factory=list)
@@ -228,6 +246,29 @@ class Run:
         self.stripe.refunds[refund_id] = refund_object
         return stripe_event("refund.created", dict(refund_object))
 
+    def sms_send(self) -> str:
+        queued = list(SmsMessage.objects.filter(status="queued").order_by("pk").values_list("pk", flat=True)[:10])
+        if self.twilio is None or not queued:
+            return "no message to send"
+        message_id = self.rng.choice(queued)
+        fate = self.rng.choice(["ok", "ok", "500", "invalid number", "too late", "worker dies"])
+        answers = {"500": error(500), "invalid number": error(400, 21211, "Invalid 'To' number"), "too late": hang(0.4)}
+        if fate in answers:
+            self.twilio.will_answer(answers[fate])
+        try:
+            if fate == "worker dies":
+                with mock.patch.object(sending.sms, "sms_backend", return_value=_DyingBackend()):
+                    sending.sms_send(message_id=message_id)
+            else:
+                sending.sms_send(message_id=message_id)
+        except SmsTemporaryError:
+            pass  # back to queued: the queue's retry sends it again later
+        except WorkerDied:
+            return "worker died mid-send"
+        finally:
+            self.twilio._answers.clear()
+        return "sms"
+
     def reconcile(self) -> str:
         self.stripe.faults = [self.rng.choice(["", "", "", "500"])]
         self.stripe.faults = [fault for fault in self.stripe.faults if fault]
@@ -249,8 +290,10 @@ class Run:
                 return self.refund(crash="before recording")
             if roll < 0.70:
                 return self.decide()
-            if roll < 0.88:
+            if roll < 0.85:
                 return self.webhook()
+            if roll < 0.92:
+                return self.sms_send()
             return self.reconcile()
         except (RefundRefused, CreditsConflict, CreditsRefused) as refusal:
             return f"refused: {type(refusal).__name__}"
@@ -268,6 +311,11 @@ class Run:
         )
         if lost.exists():
             raise InvariantBroken(f"charged at Stripe, failed in the portal: {list(lost.values_list('pk', 'status'))}")
+        for message_id, status in SmsMessage.objects.values_list("pk", "status"):
+            before = self.statuses.get(message_id)
+            if before is not None and STATUS_RANK[status] < STATUS_RANK[before]:
+                raise InvariantBroken(f"message {message_id} went back from {before} to {status}")
+            self.statuses[message_id] = status
 
     def play(self) -> Counter:
         for number in range(self.steps):
@@ -282,3 +330,12 @@ class Run:
         refunds_reconcile(older_than=timedelta(0))
         self.check()
         return self.done
+
+
+class _DyingBackend:
+    """An SMS backend whose worker dies during the provider call."""
+
+    name = "twilio"
+
+    def send(self, **kwargs):
+        raise WorkerDied

@@ -19,6 +19,13 @@ STEPS = int(os.environ.get("SIM_STEPS", "40"))
 
 
 @pytest.fixture
+def simulated_twilio(twilio, settings):
+    settings.TWILIO_TIMEOUT_SECONDS = 0.2  # "too late": the fake answers after 0.4 s
+    settings.SMS_SEND_MAX_ATTEMPTS = 3
+    return twilio
+
+
+@pytest.fixture
 def simulated_stripe(stripe_api, settings):
     settings.REFUND_APPROVAL_THRESHOLD = 4000  # some refunds wait for a second person
     settings.REFUND_DAILY_CAP = 10**9
@@ -29,20 +36,20 @@ def simulated_stripe(stripe_api, settings):
     return stripe_api
 
 
-def test_random_runs_keep_every_rule_after_every_step(simulated_stripe):
+def test_random_runs_keep_every_rule_after_every_step(simulated_stripe, simulated_twilio):
     replay = os.environ.get("SIM_SEED")
     seeds = [int(replay)] if replay else [random.randrange(2**32) + run for run in range(RUNS)]
     print(f"simulation: {len(seeds)} runs of {STEPS} steps, seeds {seeds[0]}…{seeds[-1]}")  # to replay a failure
     totals: Counter = Counter()
     staff = simulation_staff()
     for number, seed in enumerate(seeds, start=1):
-        world_reset(simulated_stripe)
-        totals += Run(seed=seed, stripe=simulated_stripe, steps=STEPS, staff=staff).play()
+        world_reset(simulated_stripe, simulated_twilio)
+        totals += Run(seed=seed, stripe=simulated_stripe, steps=STEPS, staff=staff, twilio=simulated_twilio).play()
         if number % 250 == 0:  # a long `make simulate` shows how far it got
             print(f"{number} runs, {totals.total()} steps, seeds {seeds[0]}…{seed}: no violation", flush=True)
     print(dict(totals))
     # Else the runs proved little: each kind of step must have happened.
-    for kind in ("refund", "crash after reservation", "crash before recording", "webhook", "reconcile"):
+    for kind in ("refund", "crash after reservation", "crash before recording", "webhook", "reconcile", "sms"):
         assert totals[kind] > 0 or len(seeds) == 1, (kind, totals)
 
 
