@@ -14,8 +14,8 @@ from accounts.models import User
 from accounts.roles import FINANCE
 from books.checks import books_verify
 from notifications.models import SmsMessage
-from payments.models import LedgerEntry, Payment
-from payments.services import credits_adjust, ledger_append
+from payments.models import CreditChangeRequest, LedgerEntry, Payment
+from payments.services import credit_change_approve, credits_adjust, ledger_append
 from refunds.models import Refund
 from refunds.services import refund_execute
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
@@ -155,3 +155,12 @@ def test_seed_demo_data_passes(capsys):
     call_command("verify_ledger")
     output = capsys.readouterr().out
     assert "302 users" in output and "every rule holds" in output  # 300 customers, Adam and Fran
+
+
+def test_books_hold_after_a_large_credit_change_approved_by_a_second_person(paid, finance):
+    requester = StaffFactory(roles=[FINANCE])
+    request = credits_adjust(user=paid.user, new_balance=5000, expected_balance=500, actor=requester)
+    assert isinstance(request, CreditChangeRequest) and User.objects.get(pk=paid.user_id).credits == 500
+    credit_change_approve(change=request, approver=finance)
+    assert User.objects.get(pk=paid.user_id).credits == 5000
+    assert books_verify().offender_count == 0
