@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models.functions import Lower
 
 from audit.actions import audit_action_choices
 from audit.selectors import AuditFilter
@@ -27,7 +28,9 @@ class AuditFilterForm(forms.Form):
         email = cleaned.get("customer", "").strip()
         cleaned["customer_user"] = None
         if email:
-            cleaned["customer_user"] = get_user_model().objects.filter(email__iexact=email).first()
+            # lower(email), as the unique index has it: `iexact` (UPPER) would read the whole table.
+            users = get_user_model().objects.alias(email_lower=Lower("email"))
+            cleaned["customer_user"] = users.filter(email_lower=email.lower()).first()
             if cleaned["customer_user"] is None:
                 self.add_error("customer", "No user has that email address.")
         for name in ("since", "until"):
