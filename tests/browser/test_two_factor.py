@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import log_in, main_nav_link, url_path
-from tests.security.conftest import totp_code, totp_device_confirmed
+from tests.people import totp_code, totp_device_confirmed
 
 pytestmark = pytest.mark.browser
 

@@ -12,11 +12,12 @@ import pytest
 from django.test import Client
 from playwright.sync_api import BrowserContext, Page, expect
 
+from accounts.roles import FINANCE
 from notifications.models import SmsMessage
 from payments.services import credits_adjust
 from tests.browser.helpers import search_box
 from tests.factories import CustomerFactory, PaymentFactory, SmsMessageFactory, purchase_record
-from tests.security.conftest import FINANCE, staff_with_role
+from tests.people import staff_with_role
 
 pytestmark = pytest.mark.browser
 

@@ -11,10 +11,11 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from accounts.roles import ADMINISTRATOR, FINANCE
 from payments.models import LedgerEntry
 from refunds.models import Refund
 from tests.factories import STAFF_PASSWORD, PaymentFactory
-from tests.security.conftest import ADMINISTRATOR, FINANCE, staff_with_role, totp_code, totp_device_confirmed
+from tests.people import staff_with_role, totp_code, totp_device_confirmed
 from tests.security.url_matrix import MATRIX, url_patterns
 
 pytestmark = pytest.mark.django_db

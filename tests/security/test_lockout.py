@@ -12,9 +12,10 @@ from axes.models import AccessAttempt
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import FINANCE
 from audit.models import AuditEvent
 from tests.factories import STAFF_PASSWORD
-from tests.security.conftest import FINANCE, password_login, staff_with_role
+from tests.people import password_login, staff_with_role
 
 pytestmark = pytest.mark.django_db
 

@@ -18,15 +18,16 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import FINANCE
 from core.log_masking import PhoneNumberMaskingFilter
 from notifications.models import SmsMessage
 from notifications.sending import sms_send
 from payments.models import Payment
 from refunds.models import Refund
 from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory
-from tests.notifications.conftest import queue_clear
-from tests.refunds.test_stripe_webhooks import stripe_event, stripe_refund, stripe_signature
-from tests.security.conftest import FINANCE, staff_with_role
+from tests.fakes.stripe import stripe_event, stripe_refund, stripe_signature
+from tests.helpers import queue_clear
+from tests.people import staff_with_role
 
 PHONE = "+12025550143"
 EMAIL = "elijah.herrick@example.com"

@@ -12,10 +12,11 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
+from accounts.roles import ADMINISTRATOR
 from payments.models import CreditChangeRequest, Payment
 from refunds.models import Refund
 from tests.factories import PaymentFactory, SmsMessageFactory
-from tests.security.conftest import ADMINISTRATOR, staff_with_role, totp_device_confirmed
+from tests.people import staff_with_role, totp_device_confirmed
 from tests.security.url_matrix import (
     ADMIN_2FA,
     ANONYMOUS,

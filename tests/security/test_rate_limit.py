@@ -7,12 +7,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import FINANCE
 from core.ratelimit.models import RateLimitWindow
 from core.ratelimit.services import rate_limit_hit
 from refunds.models import Refund
 from tests.concurrency import run_together
 from tests.factories import PaymentFactory
-from tests.security.conftest import FINANCE, staff_with_role
+from tests.people import staff_with_role
 
 pytestmark = pytest.mark.django_db
 

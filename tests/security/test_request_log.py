@@ -6,9 +6,10 @@ import re
 import pytest
 from django.urls import reverse
 
+from accounts.roles import SUPPORT
 from statstak.request_log import QueryStringFilter
 from tests.factories import CustomerFactory
-from tests.security.conftest import SUPPORT, staff_with_role
+from tests.people import staff_with_role
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.login_protection import SESSION_LAST_SEEN, SESSION_STARTED
 from accounts.models import User
-from tests.security.conftest import SUPPORT, staff_with_role
+from accounts.roles import SUPPORT
+from tests.people import staff_with_role
 
 pytestmark = pytest.mark.django_db
 

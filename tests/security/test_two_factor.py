@@ -11,10 +11,11 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.roles import FINANCE
 from accounts.two_factor import qr_code_svg
 from audit.models import AuditEvent
 from tests.factories import PaymentFactory
-from tests.security.conftest import FINANCE, password_login, staff_with_role, totp_code, totp_device_confirmed
+from tests.people import password_login, staff_with_role, totp_code, totp_device_confirmed
 
 pytestmark = pytest.mark.django_db
 

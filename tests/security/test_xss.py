@@ -10,11 +10,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.roles import FINANCE
 from notifications.models import SmsMessage
 from payments.services import credits_adjust
 from refunds.models import Refund
 from tests.factories import CustomerFactory, PaymentFactory, SmsMessageFactory
-from tests.security.conftest import FINANCE, staff_with_role
+from tests.people import staff_with_role
 
 pytestmark = pytest.mark.django_db
 
