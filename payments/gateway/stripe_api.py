@@ -15,6 +15,14 @@ from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundL
 
 logger = logging.getLogger(__name__)
 
+# The API version this boundary was written for, sent with every request (`Stripe-Version`), so an
+# account whose default version is older or newer than ours answers in the shapes read here. It
+# is the version the installed SDK was generated for (stripe-python 16.1.0: `stripe.api_version`),
+# and at least 2024-10-28, the first for which Stripe sends `refund.*` events for charge refunds
+# (refunds made in the Dashboard, late failures). Upgrading the SDK means reading Stripe's
+# changelog up to its version and moving this pin with it (a test compares the two).
+STRIPE_API_VERSION = "2026-10-28.endive"
+
 
 # Stripe's failure codes, in words for the staff member who pressed the button: a refund's
 # `failure_reason`, and the `code` of an error that refused to create one.
@@ -130,6 +138,11 @@ def _stripe_unavailable(error: stripe.StripeError) -> GatewayUnavailable:
     return GatewayUnavailable(f"{type(error).__name__}{status}: {error.user_message or 'no answer'}")
 
 
+def _payment_field(payment_gateway_id: str) -> str:
+    """The parameter that names a payment at Stripe: a charge (`ch_…`) or a payment intent."""
+    return "charge" if payment_gateway_id.startswith("ch_") else "payment_intent"
+
+
 class StripeGateway:
     """Stripe's Refunds API through the official SDK.
 
@@ -148,6 +161,7 @@ class StripeGateway:
     def __init__(self, *, api_key: str, api_base: str | None = None, timeout: float = 20, max_retries: int = 2):
         self.client = stripe.StripeClient(
             api_key,
+            stripe_version=STRIPE_API_VERSION,
             base_addresses={"api": api_base} if api_base else None,
             # (connect, read): an unreachable Stripe is known quickly; a slow answer gets the full time.
             http_client=stripe.RequestsClient(timeout=(min(timeout, 5.0), timeout)),
@@ -167,7 +181,7 @@ class StripeGateway:
         portal_refund_id: int,
         portal_staff_id: int | None,
     ) -> GatewayRefund:
-        target = "charge" if payment_gateway_id.startswith("ch_") else "payment_intent"
+        target = _payment_field(payment_gateway_id)
         # Kept with the refund at Stripe, so that its webhook events can name our refund before
         # the answer to this call (and the refund's id) has reached us.
         metadata = {"portal_refund_id": str(portal_refund_id), "portal_staff_id": str(portal_staff_id or "")}
@@ -198,13 +212,25 @@ class StripeGateway:
             raise _stripe_unavailable(error) from error
         return stripe_refund_answer(refund.to_dict())
 
-    def refunds_list(self, *, since: datetime, until: datetime) -> Iterator[GatewayRefundListed]:
-        """Every refund made at Stripe in [since, until), newest first, 100 to a page (Stripe's
-        most), the next page asked for as the caller reaches it (the SDK's auto-pagination)."""
+    def refunds_list(
+        self, *, since: datetime | None = None, until: datetime | None = None, payment_gateway_id: str = ""
+    ) -> Iterator[GatewayRefundListed]:
+        """Every refund made at Stripe in [since, until) (either end open when not given), of one
+        payment when `payment_gateway_id` is given, newest first, 100 to a page (Stripe's most),
+        the next page asked for as the caller reaches it (the SDK's auto-pagination)."""
+        params: dict[str, Any] = {"limit": 100}
         # Stripe filters on whole seconds: the window rounded outwards, never losing an edge refund.
-        created = {"gte": math.floor(since.timestamp()), "lt": math.ceil(until.timestamp())}
+        created = {}
+        if since is not None:
+            created["gte"] = math.floor(since.timestamp())
+        if until is not None:
+            created["lt"] = math.ceil(until.timestamp())
+        if created:
+            params["created"] = created
+        if payment_gateway_id:
+            params[_payment_field(payment_gateway_id)] = payment_gateway_id
         try:
-            page = self.client.v1.refunds.list(params={"created": created, "limit": 100})
+            page = self.client.v1.refunds.list(params=params)
             for refund in page.auto_paging_iter():
                 yield stripe_refund_listed(refund.to_dict())
         except stripe.StripeError as error:
