@@ -6,8 +6,9 @@ run's random numbers:
 
 - credit edits, fresh and stale;
 - refunds of every type, reason and amount (more than remains too), with Stripe answering
-  succeeded, pending, declined, already refunded, a 500 at its edge, or making the refund and
-  answering too late (the portal's read timeout);
+  succeeded, pending, requires_action, declined, already refunded, a 500 that it replays for the
+  key (having made the refund or not), or making the refund and answering too late (the portal's
+  read timeout; a request with the key meanwhile meets a 409);
 - double submits of one form;
 - crashes at the phase boundaries: the process dies after the reservation (before the gateway is
   asked), or after the gateway answered and before the answer is recorded;
@@ -58,7 +59,19 @@ from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purch
 from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
 from tests.fakes.twilio import FakeTwilio, error, hang
 
-FAULTS = ["", "", "", "", "pending", "card_declined", "already_refunded", "500", "hold"]
+FAULTS = [
+    "",
+    "",
+    "",
+    "",
+    "pending",
+    "requires_action",
+    "card_declined",
+    "already_refunded",
+    "500",
+    "500_refunded",
+    "hold",
+]
 
 
 class Crash(Exception):
@@ -84,6 +97,7 @@ def world_reset(stripe: FakeStripe, twilio: FakeTwilio | None = None) -> None:
     User.objects.filter(is_staff=False).delete()
     stripe.refunds.clear()
     stripe.kept.clear()
+    stripe.payments.clear()
     stripe.faults.clear()
     if twilio is not None:
         twilio._answers.clear()
@@ -119,6 +133,8 @@ class Run:
                     user=customer, gateway="stripe", gateway_id=gateway_id, amount=amount, credits_bought=amount // 20
                 )
                 purchase_record(payment)
+                # Stripe knows the payment: it refuses a refund of more than remains on it.
+                self.stripe.payment(gateway_id, currency=payment.currency, amount=amount)
                 self.payments.append(payment)
 
     # Steps.
@@ -138,8 +154,8 @@ class Run:
             # that is neither refused nor held for approval.
             return self._crash_refund(payment, crash)
         fault = self.rng.choice(FAULTS)
-        self.stripe.refund_status = "pending" if fault == "pending" else "succeeded"
-        self.stripe.faults = [fault] if fault not in ("", "pending") else []
+        self.stripe.refund_status = fault if fault in ("pending", "requires_action") else "succeeded"
+        self.stripe.faults = [fault] if fault not in ("", "pending", "requires_action") else []
         arguments = dict(
             payment=payment,
             type=self.rng.choice(list(Refund.Type)),
@@ -199,7 +215,7 @@ class Run:
         refund = self.rng.choice(waiting)
         deciders = [member for member in self.staff if member.pk != refund.requested_by_id]
         if self.rng.random() < 0.7:
-            self.stripe.faults = [self.rng.choice(["", "", "500", "card_declined"])]
+            self.stripe.faults = [self.rng.choice(["", "", "500", "500_refunded", "card_declined"])]
             self.stripe.faults = [fault for fault in self.stripe.faults if fault]
             refund_approve(refund=refund, approver=self.rng.choice(deciders))
             return "approve"
@@ -211,7 +227,7 @@ class Run:
         choice = self.rng.random()
         if at_stripe and choice < 0.5:
             refund_object = self.stripe.refunds[self.rng.choice(at_stripe)]
-            if refund_object["status"] == "pending":
+            if refund_object["status"] in ("pending", "requires_action"):
                 refund_object["status"] = self.rng.choice(["succeeded", "succeeded", "failed", "canceled"])
             elif refund_object["status"] == "succeeded" and self.rng.random() < 0.3:
                 refund_object["status"] = "failed"  # the bank sent it back
