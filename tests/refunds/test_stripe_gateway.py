@@ -2,6 +2,7 @@
 (`stripe_api`, tests/fakes/stripe.py)."""
 
 import socket
+import threading
 
 import pytest
 import stripe
@@ -179,6 +180,24 @@ def test_it_calls_a_read_timeout_no_answer(settings, stripe_api):
 
     assert "APIConnectionError" in str(unavailable.value)
     assert len(stripe_api.refunds) == 1  # made at Stripe all the same: only the answer was lost
+
+
+def test_a_request_while_stripe_is_still_answering_the_same_key_is_a_409_and_no_answer(settings, stripe_api):
+    stripe_api.faults = ["hold"]
+    first: list = []
+    worker = threading.Thread(target=lambda: first.append(_ask(_gateway())))
+    settings.STRIPE_TIMEOUT_SECONDS = 5.0
+    worker.start()
+    try:
+        assert stripe_api.held.wait(timeout=5)
+        with pytest.raises(GatewayUnavailable, match="HTTP 409"):
+            _ask(_gateway())
+    finally:
+        stripe_api.release()
+        worker.join()
+
+    assert first[0].status == "succeeded"
+    assert len(stripe_api.refunds) == 1
 
 
 def test_it_calls_a_refused_connection_no_answer(settings, stripe_api):
