@@ -44,7 +44,14 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from payments.gateway import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable, gateway_for
+from payments.gateway import (
+    Gateway,
+    GatewayDeclined,
+    GatewayRefund,
+    GatewayRefundListed,
+    GatewayUnavailable,
+    gateway_for,
+)
 from refunds.models import Refund
 from refunds.services.locks import REFUND_LOCKS, advisory_lock
 from refunds.services.request import gateway_ask
@@ -148,7 +155,7 @@ def _refund_unanswered(refund: Refund) -> tuple[GatewayRefund | None, str]:
     return GatewayRefund(id="", status="failed", failure_reason=RELEASED_REASON), "released: never made at the gateway"
 
 
-def refund_found_at_gateway(*, gateway, refund: Refund) -> GatewayRefundListed | None:
+def refund_found_at_gateway(*, gateway: Gateway, refund: Refund) -> GatewayRefundListed | None:
     """The gateway's refund of the payment that carries this refund's portal id, or None.
 
     The whole list is read (a payment has few refunds): a refund of ours made twice is logged for

@@ -43,12 +43,13 @@ def reconcile_at_once(settings):
 
 def test_a_refund_whose_answer_timed_out_is_found_by_listing_and_not_sent_again(settings, stripe_api, refunder):
     payment = stripe_payment(amount=10000, credits=500)
-    settings.STRIPE_TIMEOUT_SECONDS = 0.3
+    settings.STRIPE_TIMEOUT_SECONDS = 1.0
     stripe_api.faults = ["hold"]  # Stripe makes the refund; its answer comes after the portal stopped waiting
 
     refund = refund_request(payment, actor=refunder, amount=2500, idempotency_key="form-key-timeout")
 
     assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PENDING, "")
+    assert stripe_api.held.wait(timeout=5)  # the request did reach Stripe
     assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert payment_refundable(payment=payment).amount == 7500  # still reserved: it may have happened
     stripe_api.release()

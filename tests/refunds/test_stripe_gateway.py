@@ -172,13 +172,15 @@ def test_it_calls_5xx_and_rate_limits_no_answer(stripe_api, fault):
 
 
 def test_it_calls_a_read_timeout_no_answer(settings, stripe_api):
-    settings.STRIPE_TIMEOUT_SECONDS = 0.3
+    # Long enough for a loaded machine to connect and send; far shorter than the fake's hold.
+    settings.STRIPE_TIMEOUT_SECONDS = 1.0
     stripe_api.faults = ["hold"]
 
     with pytest.raises(GatewayUnavailable) as unavailable:
         _ask(_gateway())
 
     assert "APIConnectionError" in str(unavailable.value)
+    assert stripe_api.held.wait(timeout=5)  # the request did reach Stripe
     assert len(stripe_api.refunds) == 1  # made at Stripe all the same: only the answer was lost
 
 
