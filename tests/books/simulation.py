@@ -15,7 +15,8 @@ run's random numbers:
 - approvals and rejections of large refunds;
 - Stripe's webhooks: pending refunds settling, a succeeded refund failing at the bank (reversal),
   refunds made in Stripe's Dashboard, every event sometimes delivered twice;
-- reconciliation runs;
+- reconciliation runs, some a day later (Stripe's idempotency keys expired: refunds Stripe never
+  made are released, never sent again with a new key);
 - text messages sent through the fake Twilio, answering ok, 500, an invalid number or too late,
   and a worker dying in the middle of a send.
 
@@ -35,6 +36,7 @@ from datetime import timedelta
 from unittest import mock
 
 from django.db import connection
+from django.db.models import F
 
 from accounts.models import User
 from accounts.roles import FINANCE
@@ -55,6 +57,7 @@ from refunds.services import (
     stripe_event_process,
 )
 from refunds.services import request as refund_request
+from refunds.services.reconcile import RELEASED_REASON
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
 from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
 from tests.fakes.twilio import FakeTwilio, error, hang
@@ -288,8 +291,23 @@ class Run:
     def reconcile(self) -> str:
         self.stripe.faults = [self.rng.choice(["", "", "", "500"])]
         self.stripe.faults = [fault for fault in self.stripe.faults if fault]
+        if self.rng.random() < 0.2:
+            self._a_day_passes()
+            results = refunds_reconcile(older_than=timedelta(0))
+            self.done["refund released a day later"] += sum(result.note == RELEASED_REASON for result in results)
+            return "reconcile a day later"
         refunds_reconcile(older_than=timedelta(0))
         return "reconcile"
+
+    def _a_day_passes(self) -> None:
+        """A day and an hour pass for the refunds and for Stripe: idempotency keys expire, and a
+        refund Stripe never made is released by the next reconciliation (never sent again)."""
+        passed = timedelta(hours=25)
+        Refund.objects.update(
+            created_at=F("created_at") - passed,
+            decided_at=F("decided_at") - passed,  # null stays null
+        )
+        self.stripe.clock_advance(hours=25)
 
     # The run.
 
