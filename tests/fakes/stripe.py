@@ -518,11 +518,23 @@ class FakeStripe:
 # Webhooks: what Stripe posts to /webhooks/stripe/.
 
 
-def stripe_event(event_type: str, data_object: dict, *, event_id: str = "", created: int | None = None) -> dict:
+# The API version of the webhook endpoint the events are made for (the version the portal pins).
+EVENT_API_VERSION = "2026-10-28.endive"
+
+
+def stripe_event(
+    event_type: str,
+    data_object: dict,
+    *,
+    event_id: str = "",
+    created: int | None = None,
+    api_version: str = EVENT_API_VERSION,
+) -> dict:
+    """A Stripe event as an endpoint on `api_version` receives it."""
     return {
         "id": event_id or f"evt_3Test{next(_ids):06d}",
         "object": "event",
-        "api_version": "2026-10-28.endive",
+        "api_version": api_version,
         "created": created or int(time.time()),
         "type": event_type,
         "livemode": False,
