@@ -11,6 +11,7 @@ from payments.gateway.stripe_api import (
     STRIPE_ACCEPTED_REFUND_REASONS,
     STRIPE_FAILURE_REASONS,
     STRIPE_REFUND_REASONS,
+    stripe_amount_check,
     stripe_refund_reason,
 )
 from payments.models import Payment
@@ -60,6 +61,7 @@ class SandboxGateway:
         stripe_reason = stripe_refund_reason(reason)
         if stripe_reason is not None and stripe_reason not in STRIPE_ACCEPTED_REFUND_REASONS:
             raise ValueError(f"Stripe does not accept the refund reason {stripe_reason!r} (ours: {reason!r}).")
+        stripe_amount_check(amount=amount, currency=currency)
         scenario = self._scenario(payment_gateway_id)
         refund_id = self._refund_id(idempotency_key, scenario)
         first_time = idempotency_key not in self._seen_keys
