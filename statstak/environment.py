@@ -118,7 +118,7 @@ def env_currency_amounts(name: str, default: str = "") -> dict[str, int]:
             decimals = f"with its {currency.exponent} decimals" if currency.exponent else "without decimals"
             raise EnvironmentRefused(
                 f"{name}={text!r}: {code}={amount!r} is not a {currency.code} amount written {decimals}, "
-                f"like {code.lower()}={example}."
+                f"like {code.lower()}={example} (no thousands separators: commas separate the currencies)."
             )
         amounts[currency.code] = int(match.group("whole") + fraction)
     return amounts
