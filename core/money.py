@@ -34,8 +34,12 @@ def _display_digits(amount: int, currency: str) -> int:
     return shown if amount % 10 ** (exponent - shown) == 0 else exponent
 
 
-def money_format(amount: int, currency: str) -> str:
-    """12345, "USD" → "$123.45"; 500, "JPY" → "¥500"; 100000, "HUF" → "HUF 1,000"."""
+def money_format(amount: int, currency: str, *, plain_spaces: bool = False) -> str:
+    """12345, "USD" → "$123.45"; 500, "JPY" → "¥500"; 100000, "HUF" → "HUF 1,000".
+
+    The space after a symbol of letters is a no-break space, as CLDR says, so a page never breaks
+    "HUF" from its number; `plain_spaces` makes every space an ordinary one, for an SMS, where a
+    no-break space is outside GSM-7 and would make the text UCS-2, at half the length a segment."""
     code = currency.upper()
     digits = _display_digits(amount, code)
     pattern = "¤#,##0" + ("." + "0" * digits if digits else "")
@@ -44,6 +48,8 @@ def money_format(amount: int, currency: str) -> str:
     symbol = get_currency_symbol(code, locale=LOCALE)
     if symbol and symbol[-1].isalpha() and text.startswith(symbol):
         text = symbol + _CURRENCY_SPACE + text[len(symbol) :]
+    if plain_spaces:
+        text = text.replace(_CURRENCY_SPACE, " ").replace("\u202f", " ")  # "F CFA" has a narrow one
     return f"-{text}" if amount < 0 else text
 
 

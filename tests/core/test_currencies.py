@@ -131,3 +131,9 @@ def test_ordinary_amounts_read_as_before():
     assert money_format(-1900, "USD") == "-$19.00"
     assert money_format(100, "CHF") == f"CHF{NBSP}1.00"
     assert money_parse("1,234.5", "USD") == 123450
+
+
+def test_plain_spaces_keep_a_text_message_in_gsm_7():
+    assert money_format(25000, "HUF", plain_spaces=True) == "HUF 250"
+    assert money_format(100000, "XOF", plain_spaces=True) == "F CFA 100,000"
+    assert money_format(2500, "USD", plain_spaces=True) == "$25.00"

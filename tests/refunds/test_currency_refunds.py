@@ -6,6 +6,7 @@ refuse is a form error in words, before anything is reserved or sent (core/curre
 import pytest
 from django.urls import reverse
 
+from notifications.models import SmsMessage
 from payments.gateway import GatewayDeclined, StripeGateway, gateway_for
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
@@ -166,3 +167,13 @@ def test_the_dialog_takes_what_the_currency_can_take(
     assert response.status_code == 200, response.content.decode()
     assert f"{shown} was refunded" in response.content.decode()
     assert Refund.objects.get().amount == stored
+
+
+def test_the_customers_text_says_the_forints_with_an_ordinary_space(make_payment, refunder):
+    payment = make_payment(amount=100000, currency="HUF", credits_bought=100)
+
+    refund = refund_request(payment, actor=refunder, amount=25000, notify_customer=True)
+
+    (sms,) = SmsMessage.objects.filter(about_id=refund.pk)
+    assert "we refunded HUF 250 to your original payment method" in sms.body
+    assert NBSP not in sms.body
