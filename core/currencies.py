@@ -65,8 +65,7 @@ class StripeCurrency:
     code: str  # ISO 4217, upper case (Stripe's API wants it lower case: `code.lower()`)
     exponent: int  # decimals in an `amount`: 1000 is 10.00 USD, 10 JPY, 1.000 KWD
     step: int  # every charge or refund amount is a multiple of this many minor units
-    payout_step: int  # the same for a manual payout
-    rule: str  # the special rule in words ("" for an ordinary currency), for messages and docs
+    payout_step: int  # the same for a manual payout (HUF and TWD: whole units)
 
     @property
     def decimals_allowed(self) -> int:
@@ -76,14 +75,14 @@ class StripeCurrency:
 
 def _currency(code: str) -> StripeCurrency:
     if code in ZERO_DECIMAL:
-        return StripeCurrency(code, 0, 1, 1, f"{code} has no decimals at Stripe.")
+        return StripeCurrency(code, exponent=0, step=1, payout_step=1)
     if code in THREE_DECIMAL:
-        return StripeCurrency(code, 3, 10, 10, f"Stripe takes {code} amounts whose third decimal is 0.")
+        return StripeCurrency(code, exponent=3, step=10, payout_step=10)
     if code in WHOLE_UNITS_IN_TWO_DECIMALS:
-        return StripeCurrency(code, 2, 100, 100, f"Stripe takes whole {code} amounts only, no fractions.")
+        return StripeCurrency(code, exponent=2, step=100, payout_step=100)
     if code in WHOLE_UNIT_PAYOUTS:
-        return StripeCurrency(code, 2, 1, 100, f"Stripe pays out {code} in whole units; refunds may have decimals.")
-    return StripeCurrency(code, 2, 1, 1, "")
+        return StripeCurrency(code, exponent=2, step=1, payout_step=100)
+    return StripeCurrency(code, exponent=2, step=1, payout_step=1)
 
 
 STRIPE_CURRENCIES: dict[str, StripeCurrency] = {
