@@ -12,10 +12,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
+from accounts.roles import FINANCE
+from accounts.selectors import staff_limits
 from refunds.limits import refund_approval_threshold, refund_daily_cap
 from refunds.models import Refund
 from refunds.services.request import RefundRefused
 from statstak.environment import EnvironmentRefused, env_currency_amounts
+from tests.factories import StaffFactory
 from tests.helpers import refund_request
 
 NBSP = "\u00a0"
@@ -154,3 +157,14 @@ def test_the_dialog_shows_the_limits_of_the_payments_currency(settings, client, 
 
     assert "Up to ¥75,000 goes ahead without a second person." in html
     assert "¥0 of your ¥750,000 daily limit; ¥750,000 left." in html
+
+
+@pytest.mark.django_db
+def test_the_staff_page_shows_the_us_dollar_limits_when_they_are_listed(settings):
+    settings.REFUND_APPROVAL_THRESHOLDS = {"USD": 75000, "JPY": 75000}
+    settings.REFUND_DAILY_CAPS = {"USD": 1000000}
+    member = StaffFactory(roles=[FINANCE], passwordless=True)
+
+    (refunds,) = [limit for limit in staff_limits(member=member) if limit.startswith("Refunds:")]
+
+    assert refunds.startswith("Refunds: $10,000.00 a day; over $750.00 (alone,")
