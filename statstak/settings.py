@@ -16,6 +16,7 @@ from statstak.environment import (
     EnvironmentRefused,
     env_bool,
     env_choice,
+    env_currency_amounts,
     env_float,
     env_int,
     env_list,
@@ -234,11 +235,17 @@ CREDITS_SUPPORT_DAILY_PER_STAFF = env_int("CREDITS_SUPPORT_DAILY_PER_STAFF", 200
 CREDITS_APPROVAL_THRESHOLD = env_int("CREDITS_APPROVAL_THRESHOLD", 1000)
 # A refund waits for a second staff member's approval when it, or it plus what was refunded in the
 # last REFUND_APPROVAL_WINDOW_HOURS on the same payment or customer (by the same staff member, or by
-# anyone), passes this (minor units of the payment's currency); one staff member may request at
-# most REFUND_DAILY_CAP per currency per UTC day.
+# anyone), passes the payment's currency's threshold; one staff member may request at most that
+# currency's daily cap per UTC day. Per currency, in the currency with Stripe's decimals
+# ("usd=500.00,jpy=75000,huf=180000.00,kwd=150.000"); a currency not listed falls back to the
+# single number, in minor units of whatever the currency is (50000: $500.00, ¥50,000, HUF 500,
+# 50.000 KWD), which no Stripe currency makes much looser than its US dollar reading, because
+# none has a minor unit worth much more than a US cent (refunds/limits.py).
 REFUND_APPROVAL_THRESHOLD = env_int("REFUND_APPROVAL_THRESHOLD", 50000)
+REFUND_APPROVAL_THRESHOLDS = env_currency_amounts("REFUND_APPROVAL_THRESHOLDS")
 REFUND_APPROVAL_WINDOW_HOURS = env_int("REFUND_APPROVAL_WINDOW_HOURS", 24, minimum=1)
 REFUND_DAILY_CAP = env_int("REFUND_DAILY_CAP", 500000)
+REFUND_DAILY_CAPS = env_currency_amounts("REFUND_DAILY_CAPS")
 
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25

@@ -12,6 +12,7 @@ from payments.gateway.stripe_api import (
     STRIPE_ACCEPTED_REFUND_REASONS,
     STRIPE_FAILURE_REASONS,
     STRIPE_REFUND_REASONS,
+    stripe_amount_check,
     stripe_refund_reason,
 )
 from payments.models import Payment, SandboxRefund
@@ -62,6 +63,7 @@ class SandboxGateway:
             raise ValueError(f"Stripe does not accept the refund reason {stripe_reason!r} (ours: {reason!r}).")
         if not idempotency_key:
             raise ValueError("A sandbox refund needs an idempotency key, as a Stripe one does.")
+        stripe_amount_check(amount=amount, currency=currency)
         scenario = self._scenario(payment_gateway_id)
         if scenario == "decline":
             raise GatewayDeclined(STRIPE_FAILURE_REASONS["declined"])

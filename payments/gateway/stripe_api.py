@@ -11,6 +11,7 @@ from typing import Any
 
 import stripe
 
+from core.currencies import stripe_amount_problem
 from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,14 @@ def portal_refund_reason(stripe_reason: str) -> str:
     """Our reason for one of Stripe's (the first of ours listed for it), or "" when none of ours is
     (Stripe's own `expired_uncaptured_charge`, say)."""
     return next((ours for ours, theirs in STRIPE_REFUND_REASONS.items() if theirs == stripe_reason), "")
+
+
+def stripe_amount_check(*, amount: int, currency: str) -> None:
+    """Refuse, before anything is sent, an amount Stripe would refuse in its currency (a fraction of
+    an ISK, a third decimal of KWD that is not 0, docs.stripe.com/currencies): `GatewayDeclined`,
+    a definite no in words, since nothing reached Stripe."""
+    if problem := stripe_amount_problem(amount, currency):
+        raise GatewayDeclined(problem)
 
 
 def _stripe_reason(code: str | None, fallback: str = "") -> str:
@@ -181,6 +190,7 @@ class StripeGateway:
         portal_refund_id: int,
         portal_staff_id: int | None,
     ) -> GatewayRefund:
+        stripe_amount_check(amount=amount, currency=currency)
         target = _payment_field(payment_gateway_id)
         # Kept with the refund at Stripe, so that its webhook events can name our refund before
         # the answer to this call (and the refund's id) has reached us.
