@@ -424,3 +424,35 @@ def test_the_longest_body_fits_twilios_limit_with_its_reference(twilio, queue, r
     assert len(text["body"]) == 1600
     message.refresh_from_db()
     assert message.status == Status.SENT
+
+
+def test_a_message_left_sending_before_references_is_found_by_its_body(twilio, message, run_worker):
+    # Sent by the previous release (no reference in its text), its worker killed: the upgrade
+    # finds it `sending` with no reference. Twilio holds it with exactly its body.
+    SmsMessage.objects.filter(pk=message.pk).update(
+        status=Status.SENDING, attempts=1, status_changed_at=timezone.now() - timedelta(minutes=10)
+    )
+    sms.sms_backend().send(to=PHONE, body=message.body, status_callback=None)
+    [text] = twilio.texts_to(PHONE)
+    queue_clear()
+
+    tasks.sms_stalled_recover(timestamp=0)
+    run_worker()
+
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id, message.reference) == (Status.SENT, text["sid"], "")
+    assert twilio.texts_to(PHONE) == [text]
+
+
+def test_a_message_left_sending_before_references_and_not_at_twilio_is_sent_with_one(twilio, message, run_worker):
+    SmsMessage.objects.filter(pk=message.pk).update(
+        status=Status.SENDING, attempts=1, status_changed_at=timezone.now() - timedelta(minutes=10)
+    )
+    queue_clear()
+    tasks.sms_stalled_recover(timestamp=0)
+    run_worker()
+
+    message.refresh_from_db()
+    [text] = twilio.texts_to(PHONE)
+    assert message.status == Status.SENT
+    assert text["body"] == f"{message.body}\nRef {message.reference}"
