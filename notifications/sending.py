@@ -35,7 +35,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import audit_record
 from notifications import sms
+from notifications.audit import NotificationAction
 from notifications.models import (
     STATUS_RANK,
     TWILIO_AUTHENTICATION_ERROR,
@@ -167,18 +169,29 @@ def _status_callback_url(message: SmsMessage) -> str | None:
     return settings.PUBLIC_BASE_URL + reverse("twilio_sms_status", args=[message.pk])
 
 
-def _duplicates_add(message: SmsMessage, provider_message_ids: list[str]) -> list[str]:
-    """Record provider ids other than the one held as duplicates; returns the ones new to us."""
+def sms_duplicates_add(message: SmsMessage, provider_message_ids: list[str], *, found_by: str) -> list[str]:
+    """Record the provider ids other than the one held as duplicates of `message` (locked by the
+    caller, who saves it), with their audit event; returns the ones new to us."""
     new = [pid for pid in provider_message_ids if pid != message.provider_message_id]
     new = [pid for pid in dict.fromkeys(new) if pid not in message.provider_duplicate_ids]
     if new:
+        audit_record(
+            action=NotificationAction.SMS_TOLD_TWICE,
+            actor_label="Twilio",
+            target_user=message.user,
+            about=message,
+            before={"provider_duplicate_ids": message.provider_duplicate_ids},
+            after={"provider_duplicate_ids": [*message.provider_duplicate_ids, *new], "found_by": found_by},
+        )
         message.provider_duplicate_ids = [*message.provider_duplicate_ids, *new]
         logger.warning(
-            "SMS %s: the provider holds %d more message(s) for it (%s, besides %s): the customer was texted twice",
+            "SMS %s: the provider holds %d more message(s) for it (%s, besides %s, found by %s): "
+            "the customer was texted twice",
             message.pk,
             len(new),
             ", ".join(new),
             message.provider_message_id,
+            found_by,
         )
     return new
 
@@ -193,7 +206,7 @@ def _sms_sent(message: SmsMessage, *, backend: sms.SmsBackend, provider_message_
             fields += ["provider", "provider_message_id"]
         # Else a status callback adopted an earlier text of this message while this one was on its
         # way: that id stays, this one is a second text.
-        _duplicates_add(message, [provider_message_id])
+        sms_duplicates_add(message, [provider_message_id], found_by="send")
         message.sent_at = message.sent_at or timezone.now()
         fields.append("sent_at")
         # A delivery callback may have overtaken us; it knows better than "sent".
@@ -219,11 +232,19 @@ def _sms_adopt(message: SmsMessage, *, backend: sms.SmsBackend, found: list[sms.
             message.provider = backend.name
             message.provider_message_id = first.id
             fields += ["provider", "provider_message_id"]
-        _duplicates_add(message, [found_message.id for found_message in found])
+        sms_duplicates_add(message, [found_message.id for found_message in found], found_by="lookup")
         # Taken by the provider is at least "sent" to us; its delivery verdict, when it has one, wins.
         status = TWILIO_STATUSES.get(first.status, SmsStatus.SENT)
         status = status if STATUS_RANK[status] > STATUS_RANK[SmsStatus.SENT] else SmsStatus.SENT
         if message.status == SmsStatus.SENDING:
+            audit_record(
+                action=NotificationAction.SMS_STATUS,
+                actor_label="Twilio",
+                target_user=message.user,
+                about=message,
+                before={"status": message.status},
+                after={"status": status, "error_code": first.error_code, "found_by": "lookup"},
+            )
             message.status = status
             message.status_changed_at = timezone.now()
             fields += ["status", "status_changed_at", "last_error", "error_code"]

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.log_masking import mask_phone
-from notifications import sms, tasks
+from notifications import sending, sms, tasks
 from notifications.audit import NotificationAction
 from notifications.models import (
     SMS_REFERENCE_LENGTH,
@@ -112,15 +112,8 @@ def sms_status_record(
     if message.provider_message_id and message.provider_message_id != provider_message_id:
         # The callback URL names this message and Twilio signed it: Twilio holds a second text for
         # it. Its status is not ours to take (we keep the first), but the customer was told twice.
-        if provider_message_id not in message.provider_duplicate_ids:
-            message.provider_duplicate_ids = [*message.provider_duplicate_ids, provider_message_id]
+        if sending.sms_duplicates_add(message, [provider_message_id], found_by="status callback"):
             message.save(update_fields=["provider_duplicate_ids"])
-            logger.warning(
-                "SMS %s: Twilio holds a second message for it (%s, besides %s): the customer was texted twice",
-                message.pk,
-                provider_message_id,
-                message.provider_message_id,
-            )
         return None
     status = TWILIO_STATUSES.get(provider_status)
     if status is None:

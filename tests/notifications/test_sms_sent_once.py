@@ -16,6 +16,7 @@ from procrastinate.contrib.django import app
 from twilio.rest import Client
 
 from accounts.roles import FINANCE
+from audit.models import AuditEvent
 from books.checks import books_verify
 from notifications import sending, sms, tasks
 from notifications.models import SmsMessage
@@ -310,6 +311,9 @@ def test_a_duplicate_found_by_a_lookup_is_flagged_and_the_books_see_it(twilio, q
     [offender] = [o for o in books_verify().offenders if o.rule == "messages"]
     assert (offender.object, offender.id) == ("refund", refund.pk)
     assert offender.detail == "1 messages, 1 more texts at the provider"
+    [event] = AuditEvent.objects.filter(action="sms_told_twice")
+    assert (event.actor_label, event.about_id) == ("Twilio", message.pk)
+    assert event.after == {"provider_duplicate_ids": [second["sid"]], "found_by": "lookup"}
 
 
 def test_401_leaves_messages_waiting_and_health_says_so(twilio, settings, queue, run_worker, client):
