@@ -209,8 +209,9 @@ def _sms_sent(message: SmsMessage, *, backend: sms.SmsBackend, provider_message_
         sms_duplicates_add(message, [provider_message_id], found_by="send")
         message.sent_at = message.sent_at or timezone.now()
         fields.append("sent_at")
-        # A delivery callback may have overtaken us; it knows better than "sent".
-        if message.status == SmsStatus.SENDING:
+        # A delivery callback may have overtaken us; it knows better than "sent". (Unconfirmed: the
+        # stalled-message job took this slow send for a dead one; its lookup job now finds the id.)
+        if message.status in (SmsStatus.SENDING, SmsStatus.UNCONFIRMED):
             message.status = SmsStatus.SENT
             message.status_changed_at = message.sent_at
             message.last_error = message.error_code = ""
@@ -236,7 +237,7 @@ def _sms_adopt(message: SmsMessage, *, backend: sms.SmsBackend, found: list[sms.
         # Taken by the provider is at least "sent" to us; its delivery verdict, when it has one, wins.
         status = TWILIO_STATUSES.get(first.status, SmsStatus.SENT)
         status = status if STATUS_RANK[status] > STATUS_RANK[SmsStatus.SENT] else SmsStatus.SENT
-        if message.status == SmsStatus.SENDING:
+        if message.status in (SmsStatus.SENDING, SmsStatus.UNCONFIRMED):
             audit_record(
                 action=NotificationAction.SMS_STATUS,
                 actor_label="Twilio",

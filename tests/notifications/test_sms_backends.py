@@ -89,3 +89,18 @@ def test_production_with_complete_twilio_settings_starts_with_the_twilio_backend
     result = production_settings(TWILIO_FROM_NUMBER="+15005550006", PUBLIC_BASE_URL="https://portal.example.com")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "twilio"
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"SMS_SENDING_STALLED_SECONDS": "100", "TWILIO_TIMEOUT_SECONDS": "20"}, "at least 6 times TWILIO"),
+        ({"SMS_SENDING_STALLED_SECONDS": "30"}, "SMS_SENDING_STALLED_SECONDS"),
+        ({"SMS_CONFIGURATION_RETRY_SECONDS": "soon"}, "SMS_CONFIGURATION_RETRY_SECONDS"),
+    ],
+)
+def test_it_refuses_to_start_with_a_stall_age_a_live_send_could_reach(env, complaint):
+    # A live send taken for a dead one would be looked up while it is on its way, and could go twice.
+    result = production_settings(TWILIO_FROM_NUMBER="+15005550006", PUBLIC_BASE_URL="https://portal.example.com", **env)
+    assert result.returncode != 0
+    assert complaint in result.stderr

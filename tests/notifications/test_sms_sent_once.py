@@ -460,3 +460,24 @@ def test_a_message_left_sending_before_references_and_not_at_twilio_is_sent_with
     [text] = twilio.texts_to(PHONE)
     assert message.status == Status.SENT
     assert text["body"] == f"{message.body}\nRef {message.reference}"
+
+
+def test_a_slow_send_taken_for_stalled_is_settled_by_its_own_answer(twilio, message, run_worker):
+    # The stalled-message job runs while a live worker still waits for Twilio's answer.
+    backend = sms.sms_backend()
+
+    class Slow:
+        name = backend.name
+        find = backend.find
+
+        def send(self, **kwargs) -> str:
+            sending.sms_stalled_recover(resend=lambda message_id: None, older_than=timedelta(0))
+            return backend.send(**kwargs)
+
+    with mock.patch.object(sending.sms, "sms_backend", return_value=Slow()):
+        sending.sms_send(message_id=message.pk)
+    message.refresh_from_db()
+    [text] = twilio.texts_to(PHONE)
+    assert (message.status, message.provider_message_id) == (Status.SENT, text["sid"])
+    run_worker()  # the job the recovery deferred finds it settled: nothing more is sent
+    assert twilio.texts_to(PHONE) == [text]
