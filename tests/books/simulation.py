@@ -58,12 +58,12 @@ from refunds.services import (
 from refunds.services import request as refund_request
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
 from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
-from tests.fakes.twilio import FakeTwilio, accept_then_hang, accept_then_reset, error, hang
+from tests.fakes.twilio import FakeTwilio, accept_then_error, accept_then_hang, accept_then_reset, error, hang
 
 FAULTS = ["", "", "", "", "pending", "card_declined", "already_refunded", "500", "hold"]
 SMS_FATES = [
     *("ok", "ok", "500", "invalid number", "too late"),
-    *("taken, answer lost", "taken, reset", "worker dies", "worker dies after sending"),
+    *("taken, answer lost", "taken, reset", "taken, 500", "worker dies", "worker dies after sending"),
 ]
 
 
@@ -267,6 +267,7 @@ class Run:
             "too late": hang(0.4),
             "taken, answer lost": accept_then_hang(0.4),
             "taken, reset": accept_then_reset(),
+            "taken, 500": accept_then_error(500),
         }
         if fate in answers:
             self.twilio.will_answer(answers[fate])

@@ -13,9 +13,9 @@ What it holds to, from Twilio's API reference (Messages resource, REST API error
   messages not sent yet: they have no `date_sent`.
 - Faults a test asks for with `will_answer` (one per create request, in order): Twilio's error
   documents (401/20003, 429/20429, 21211, 21610, 5xx); the request dropped without an answer
-  (`hang`: not taken); and the two that make a second text possible, a message taken and then its
-  answer lost: `accept_then_hang` (the client's read times out) and `accept_then_reset` (the
-  connection is reset after the request was read).
+  (`hang`: not taken); and those that make a second text possible, a message taken and then its
+  answer lost: `accept_then_hang` (the client's read times out), `accept_then_reset` (the
+  connection is reset after the request was read) and `accept_then_error` (a 5xx after all).
 
 `messages` is what Twilio holds (every message it took, answered or not): the texts the customer
 gets. `requests` is every create request as it arrived; `accepted` the forms of those answered 201.
@@ -122,6 +122,12 @@ def accept_then_reset() -> _Take:
         return response  # written to a closed socket: the server logs it, nobody reads it
 
     return _Take(then)
+
+
+def accept_then_error(status: int, code: int | None = None, message: str = "") -> _Take:
+    """Twilio takes the message, then answers an error all the same (a 5xx from its edge)."""
+    answer = error(status, code, message)
+    return _Take(lambda request, response: answer(request))
 
 
 def accept_with_status(status: str, error_code: int | None = None) -> _Take:

@@ -26,6 +26,7 @@ from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purch
 from tests.fakes.twilio import (
     TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN,
+    accept_then_error,
     accept_then_hang,
     accept_then_reset,
     accept_with_status,
@@ -114,13 +115,24 @@ def test_an_unknown_outcome_leaves_the_message_unconfirmed_until_looked_up(
 
 
 def test_a_5xx_after_twilio_took_it_is_looked_up_not_resent(twilio, message, run_worker):
-    # Twilio may have made the message before its 500: the retry finds it by its reference.
-    twilio.will_answer(error(500))  # nothing taken: the lookup finds nothing, one resend
+    # Twilio made the message before its 500: the retry finds it by its reference.
+    twilio.will_answer(accept_then_error(500, 20500, "Internal Server Error"))
     run_worker()
-    assert len(twilio.texts_to(PHONE)) == 1
+    [text] = twilio.texts_to(PHONE)
+    assert len(twilio.requests) == 1
     assert len(twilio.list_requests) == 1
     message.refresh_from_db()
-    assert message.status == Status.SENT
+    assert (message.status, message.provider_message_id) == (Status.SENT, text["sid"])
+
+
+def test_a_5xx_before_twilio_took_it_is_looked_up_then_sent_once(twilio, message, run_worker):
+    twilio.will_answer(error(500))  # nothing taken: the lookup finds nothing, one resend
+    run_worker()
+    [text] = twilio.texts_to(PHONE)
+    assert len(twilio.requests) == 2
+    assert len(twilio.list_requests) == 1
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id) == (Status.SENT, text["sid"])
 
 
 def test_a_message_twilio_still_holds_queued_is_found_though_it_has_no_date_sent(
