@@ -200,6 +200,16 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
 SMS_SEND_MAX_ATTEMPTS = env_int("SMS_SEND_MAX_ATTEMPTS", 8, minimum=1)
 SMS_RETRY_BACKOFF_SECONDS = env_float("SMS_RETRY_BACKOFF_SECONDS", 10)
 SMS_RETRY_BACKOFF_MAX_SECONDS = env_float("SMS_RETRY_BACKOFF_MAX_SECONDS", 900)
+# Twilio refusing the credentials (401, 20003): messages wait, retried this often, never failed for it.
+SMS_CONFIGURATION_RETRY_SECONDS = env_float("SMS_CONFIGURATION_RETRY_SECONDS", 600, minimum=1)
+# A message `sending` this long with no provider id was left by a dead worker: looked up, then sent
+# once. Well over a send's timeout, so a live send is never taken for a dead one.
+SMS_SENDING_STALLED_SECONDS = env_int("SMS_SENDING_STALLED_SECONDS", 300, minimum=60)
+if SMS_SENDING_STALLED_SECONDS < 6 * TWILIO_TIMEOUT_SECONDS:  # a lookup of a few pages, then the send
+    raise EnvironmentRefused(
+        f"SMS_SENDING_STALLED_SECONDS={SMS_SENDING_STALLED_SECONDS} must be at least 6 times TWILIO_TIMEOUT_SECONDS "
+        f"({6 * TWILIO_TIMEOUT_SECONDS:g}): a live send would be taken for a dead one."
+    )
 if PRODUCTION and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise EnvironmentRefused("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is.")
 if PRODUCTION and TWILIO_ACCOUNT_SID and not TWILIO_AUTH_TOKEN:

@@ -18,17 +18,19 @@ run's random numbers:
 - reconciliation runs, some a day later (Stripe's idempotency keys expired: refunds Stripe never
   made are released, never sent again with a new key);
 - text messages sent through the fake Twilio, answering ok, 500, an invalid number or too late,
-  and a worker dying in the middle of a send.
+  taking the message and losing its answer (read timeout, reset), a worker dying in the middle
+  of a send, and the stalled-message job recovering what dead workers left.
 
 After every step every rule of the books holds (`books.checks`), no refund is both lost and
 charged (a refund Stripe holds as succeeded is never failed, canceled or rejected in the
-portal), and no message's status ever moves backwards.
+portal), no message's status ever moves backwards, and Twilio never holds two texts of one message.
 
 A run is replayed exactly from its seed (`make simulate SEED=…`).
 """
 
 import contextlib
 import random
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,7 +62,7 @@ from refunds.services import request as refund_request
 from refunds.services.reconcile import RELEASED_REASON
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
 from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
-from tests.fakes.twilio import FakeTwilio, error, hang
+from tests.fakes.twilio import FakeTwilio, accept_then_error, accept_then_hang, accept_then_reset, error, hang
 
 FAULTS = [
     "",
@@ -74,6 +76,10 @@ FAULTS = [
     "500",
     "500_refunded",
     "hold",
+]
+SMS_FATES = [
+    *("ok", "ok", "500", "invalid number", "too late"),
+    *("taken, answer lost", "taken, reset", "taken, 500", "worker dies", "worker dies after sending"),
 ]
 
 
@@ -103,9 +109,7 @@ def world_reset(stripe: FakeStripe, twilio: FakeTwilio | None = None) -> None:
     stripe.payments.clear()
     stripe.faults.clear()
     if twilio is not None:
-        twilio._answers.clear()
-        twilio.requests.clear()
-        twilio.accepted.clear()
+        twilio.clear()
 
 
 def simulation_staff() -> list[User]:
@@ -266,22 +270,35 @@ class Run:
         return stripe_event("refund.created", dict(refund_object))
 
     def sms_send(self) -> str:
-        queued = list(SmsMessage.objects.filter(status="queued").order_by("pk").values_list("pk", flat=True)[:10])
+        if self.twilio is not None and self.rng.random() < 0.15:
+            # The stalled-message job: what dead workers left `sending` is looked up next.
+            sending.sms_stalled_recover(resend=lambda message_id: None, older_than=timedelta(0))
+            return "sms stalled recovered"
+        waiting = SmsMessage.objects.filter(status__in=["queued", "unconfirmed"]).order_by("pk")
+        queued = list(waiting.values_list("pk", flat=True)[:10])
         if self.twilio is None or not queued:
             return "no message to send"
         message_id = self.rng.choice(queued)
-        fate = self.rng.choice(["ok", "ok", "500", "invalid number", "too late", "worker dies"])
-        answers = {"500": error(500), "invalid number": error(400, 21211, "Invalid 'To' number"), "too late": hang(0.4)}
+        fate = self.rng.choice(SMS_FATES)
+        answers = {
+            "500": error(500),
+            "invalid number": error(400, 21211, "Invalid 'To' number"),
+            "too late": hang(0.4),
+            "taken, answer lost": accept_then_hang(0.4),
+            "taken, reset": accept_then_reset(),
+            "taken, 500": accept_then_error(500),
+        }
         if fate in answers:
             self.twilio.will_answer(answers[fate])
         try:
-            if fate == "worker dies":
-                with mock.patch.object(sending.sms, "sms_backend", return_value=_DyingBackend()):
+            if fate.startswith("worker dies"):
+                dying = _DyingBackend(sending.sms.sms_backend(), after_sending=fate == "worker dies after sending")
+                with mock.patch.object(sending.sms, "sms_backend", return_value=dying):
                     sending.sms_send(message_id=message_id)
             else:
                 sending.sms_send(message_id=message_id)
         except SmsTemporaryError:
-            pass  # back to queued: the queue's retry sends it again later
+            pass  # back to queued or unconfirmed: the queue's retry tries again later
         except WorkerDied:
             return "worker died mid-send"
         finally:
@@ -345,6 +362,15 @@ class Run:
         )
         if lost.exists():
             raise InvariantBroken(f"charged at Stripe, failed in the portal: {list(lost.values_list('pk', 'status'))}")
+        if self.twilio is not None:
+            texts = Counter(
+                found.group(1)
+                for text in self.twilio.messages
+                if (found := re.search(r"\nRef (\w+)$", text["body"] or ""))
+            )
+            twice = [reference for reference, count in texts.items() if count > 1]
+            if twice:
+                raise InvariantBroken(f"Twilio holds two texts of the messages with references {twice}")
         for message_id, status in SmsMessage.objects.values_list("pk", "status"):
             before = self.statuses.get(message_id)
             if before is not None and STATUS_RANK[status] < STATUS_RANK[before]:
@@ -367,9 +393,18 @@ class Run:
 
 
 class _DyingBackend:
-    """An SMS backend whose worker dies during the provider call."""
+    """An SMS backend whose worker dies during the provider call (lookups still answer)."""
 
     name = "twilio"
 
+    def __init__(self, backend, *, after_sending: bool) -> None:
+        self.backend = backend
+        self.after_sending = after_sending
+
     def send(self, **kwargs):
+        if self.after_sending:
+            self.backend.send(**kwargs)
         raise WorkerDied
+
+    def find(self, **kwargs):
+        return self.backend.find(**kwargs)
