@@ -10,6 +10,9 @@
   reconciliation have stopped, although pages are still served), and how long the oldest due job
   has waited (reported, for alerting: a backlog drains on its own). For monitoring and a deploy's
   smoke test, not for a load balancer (a web process is not at fault when no worker runs).
+  Beside them, a detail that never fails the check: the API version of the latest Stripe webhook
+  event and whether it is older than the handlers need (`stripe_webhooks`): on an older version
+  Stripe sends no refund.* event for a card payment's refund.
 
 Both answer without a login and show no customer data: counts and names of checks only. Each
 answers 200 when its checks pass and 503 naming the failed check otherwise, so a load balancer
@@ -26,6 +29,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+from payments.selectors import stripe_webhook_api_version
 
 logger = logging.getLogger(__name__)
 
@@ -150,4 +155,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
                 )
 
         failed = _run(checks, "queue", queue_read)
-    return _answer(checks, failed, started, queue=queue or None)
+    return _answer(checks, failed, started, queue=queue or None, stripe_webhooks=stripe_webhooks_detail())
+
+
+def stripe_webhooks_detail() -> dict[str, str | bool] | None:
+    """The API version Stripe's latest webhook event was written in, the one the handlers need,
+    and whether it is outdated; None before any event, or when the database does not answer (the
+    checks above say so)."""
+    try:
+        with transaction.atomic(), _bounded_cursor():
+            version = stripe_webhook_api_version()
+    except DatabaseError as error:
+        logger.warning("health: the webhook events do not answer: %s", error)
+        return None
+    if version is None:
+        return None
+    return {"api_version": version.api_version, "needed": version.needed, "outdated": bool(version.outdated)}
