@@ -254,7 +254,7 @@ def _refund_notice(stripe_refund: Mapping[str, Any]) -> RefundNotice | NoticeIgn
     if not refund_id:
         return NoticeIgnored("ignored: a refund without an id")
     status = stripe_refund.get("status")
-    if status is not None and status not in _REFUND_STATUSES:  # (an unhashable status is a TypeError)
+    if status is not None and (not isinstance(status, str) or status not in _REFUND_STATUSES):
         raise _Unusable(f"refund {refund_id} has a status Stripe does not have")
     failure_reason = stripe_refund.get("failure_reason")
     # Only the fields it reads, each of the type Stripe sends, to the SDK-side reading of a refund.
