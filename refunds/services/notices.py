@@ -126,6 +126,10 @@ def _refund_notice_apply(notice: RefundNotice, *, gateway: str) -> str:
         return f"ignored: refund {answer.id} made outside the portal is {answer.status}; no money moved"
     if notice.amount is None:
         return f"ignored: refund {answer.id} has no amount"
+    if notice.amount > payment.amount - payment.amount_refunded:
+        # Not a refund Stripe could have made on this payment: recording it would break the
+        # payment's totals (a check refuses it). The drift report shows it to a person.
+        return f"ignored: refund {answer.id} is more than remains on payment {payment.pk}"
     refund = refund_external_record(payment=payment, answer=answer, amount=notice.amount, reason=notice.reason)
     return f"refund {refund.pk}: recorded from outside the portal ({refund.status})"
 

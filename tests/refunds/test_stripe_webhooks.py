@@ -611,6 +611,9 @@ def _malformed(case: str, payment: Payment) -> dict:
             "charge.succeeded", checkout | {"amount": 10**20, "amount_captured": 10**20}
         ),
         "a refund of 10^20": lambda: stripe_event("refund.created", dashboard_refund | {"amount": 10**20}),
+        "a refund of more than the payment": lambda: stripe_event(
+            "refund.created", dashboard_refund | {"amount": 10001}
+        ),
         "a dispute of 10^20": lambda: stripe_event("charge.dispute.created", dispute | {"amount": 10**20}),
         "currency u$d on a payment": lambda: stripe_event("charge.succeeded", checkout | {"currency": "u$d"}),
         "currency u$d on a dispute": lambda: stripe_event("charge.dispute.created", dispute | {"currency": "u$d"}),
@@ -665,6 +668,7 @@ MALFORMED = [
     "non-ASCII digits in the credits",
     "a payment of 10^20",
     "a refund of 10^20",
+    "a refund of more than the payment",
     "a dispute of 10^20",
     "currency u$d on a payment",
     "currency u$d on a dispute",
