@@ -230,16 +230,26 @@ class Dispute(models.Model):
 
     @property
     def blocks_refunds(self) -> bool:
-        """Open, and the gateway would refuse a refund of the payment."""
-        return self.is_open and not self.charge_refundable
+        """The payment cannot be refunded: the dispute is open and the gateway would refuse a
+        refund, or it was lost (the bank already gave the money back)."""
+        return (self.is_open and not self.charge_refundable) or self.status == self.Status.LOST
+
+    # `blocks_refunds` as a query, for `payments.selectors.payment_dispute_blocking_refunds`.
+    BLOCKS_REFUNDS = models.Q(status__in=OPEN, charge_refundable=False) | models.Q(status="lost")
 
     def refund_refusal(self) -> str:
-        """Why the payment cannot be refunded while this dispute is open, for the staff member."""
+        """Why the payment cannot be refunded because of this dispute, for the staff member."""
+        amount = money_format(self.amount, self.currency)
+        if self.status == self.Status.LOST:
+            return (
+                f"The customer's bank took this payment back in a dispute ({amount}, "
+                f"{self.reason or 'no reason given'}: lost). It cannot be refunded as well."
+            )
         due = f"; a response is due {date_format(self.evidence_due_at, 'M j, Y')}" if self.evidence_due_at else ""
         return (
-            f"The customer's bank disputes this payment ({money_format(self.amount, self.currency)}, "
-            f"{self.reason or 'no reason given'}: {self.get_status_display().lower()}{due}). It cannot be refunded "
-            "while the dispute is open; respond to the dispute in the Stripe Dashboard."
+            f"The customer's bank disputes this payment ({amount}, {self.reason or 'no reason given'}: "
+            f"{self.get_status_display().lower()}{due}). It cannot be refunded while the dispute is open; "
+            "respond to the dispute in the Stripe Dashboard."
         )
 
 

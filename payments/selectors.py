@@ -198,12 +198,8 @@ def payment_dispute(*, payment: Payment) -> Dispute | None:
 
 
 def payment_dispute_blocking_refunds(*, payment: Payment) -> Dispute | None:
-    """An open dispute on the payment that the gateway would refuse a refund under, or None."""
-    return (
-        Dispute.objects.filter(payment=payment, status__in=Dispute.OPEN, charge_refundable=False)
-        .order_by("-id")
-        .first()
-    )
+    """A dispute on the payment that forbids refunding it (`Dispute.blocks_refunds`), or None."""
+    return Dispute.objects.filter(Dispute.BLOCKS_REFUNDS, payment=payment).order_by("-id").first()
 
 
 # Stripe's webhook endpoint.

@@ -15,6 +15,9 @@ is now); `dispute_record_from_notice` applies it to the portal's `Dispute`:
   texted when DISPUTE_LOST_SMS is on);
 - every change audited with the gateway ("Stripe") as the actor.
 
+While a dispute is open, and once it is lost, the payment cannot be refunded
+(`Dispute.blocks_refunds`, checked by the refund service under the payment's lock).
+
 Locks, in the caller's transaction: the payment's row first (a refund being reserved on the same
 payment waits, so it is judged with the dispute in view), then, for a lost dispute, the customer's
 row (`ledger_append`): payment → user, the order of every money writer.

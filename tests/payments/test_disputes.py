@@ -242,6 +242,16 @@ def test_a_dispute_lost_writes_the_money_to_the_ledger_and_takes_back_the_credit
     books_verified()
 
 
+def test_a_lost_dispute_refuses_any_later_refund(db, stripe_client, webhook_secret, finance_staff):
+    payment = stripe_payment(amount=10000, credits=500)
+    close_dispute(stripe_client, open_dispute(stripe_client, payment), "lost")
+
+    with pytest.raises(RefundRefused, match=r"took this payment back in a dispute .* It cannot be refunded as well"):
+        refund_request(payment, actor=finance_staff, amount=2500, type=Refund.Type.CREDITS)
+
+    assert not Refund.objects.exists()
+
+
 def test_credits_taken_back_are_capped_at_the_balance_and_the_customer_may_be_texted(
     db, stripe_client, webhook_secret, settings
 ):
