@@ -15,6 +15,7 @@ from payments.gateway import DisputeStatus
 from payments.models import Dispute, GatewayEvent, LedgerEntry
 from refunds.models import Refund
 from refunds.services import RefundRefused
+from tests.concurrency import run_together
 from tests.factories import stripe_payment
 from tests.fakes.stripe import WEBHOOK_SECRET
 from tests.fakes.stripe_events import dispute_event, stripe_charge_id, stripe_deliver, stripe_dispute
@@ -393,3 +394,19 @@ def test_the_charge_of_a_dispute_is_named_as_stripe_names_it():
 
     payment = Payment(gateway="stripe", gateway_id="pi_3Same000001", currency="USD", amount=100)
     assert stripe_refund("re_1", payment, status="succeeded", amount=1)["charge"] == stripe_charge_id(payment)
+
+
+def test_deliveries_of_a_dispute_at_the_same_moment_record_it_once(webhook_secret):
+    payment = stripe_payment(amount=10000, credits=500)
+    dispute = stripe_dispute("du_3Together", payment)
+    opened = dispute_event("charge.dispute.created", dispute)
+    # And the same news under other event ids, as Stripe sends it (funds withdrawn at the same time).
+    others = [dispute_event("charge.dispute.funds_withdrawn", dispute) for _ in range(2)]
+
+    responses = run_together(lambda i: stripe_deliver(Client(), opened if i < 4 else others[i - 4]), 6)
+
+    assert [r.status_code for r in responses] == [200] * 6, responses
+    assert Dispute.objects.get().gateway_dispute_id == "du_3Together"
+    assert AuditEvent.objects.filter(action=PaymentAction.DISPUTE_OPENED).count() == 1
+    assert GatewayEvent.objects.count() == 3
+    books_verified()
