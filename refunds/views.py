@@ -9,7 +9,7 @@ from accounts.models import User
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 from payments.models import Payment
-from payments.selectors import credit_changes_awaiting_approval
+from payments.selectors import credit_changes_awaiting_approval, payment_dispute
 from refunds.access import payment_get_for_staff, refund_permission_check
 from refunds.forms import RefundDecisionForm, RefundForm
 from refunds.limits import refund_rate_limited
@@ -38,6 +38,7 @@ def _dialog_render(request: HtmxHttpRequest, payment: Payment, form: RefundForm,
         "form": form,
         "allowance": refund_allowance(payment=payment, staff=request.user, amount=amount),
         "own_account": request.user.is_same_person_as(payment.user),
+        "dispute": payment_dispute(payment=payment),
     }
     if not request.htmx:
         return render(request, "refunds/refund_page.html", context | {"nav": "users"}, status=status)
@@ -56,6 +57,7 @@ def _result_render(request: HtmxHttpRequest, payment: Payment, refund: Refund) -
         "refund": refund,
         "refundable": payment_refundable(payment=payment),
         "refunds": refund_list(payment=payment),
+        "dispute": payment_dispute(payment=payment),
         "nav": "users",
     }
     template_name = "refunds/refund_result.html" if request.htmx else "refunds/refund_result_page.html"
@@ -114,7 +116,13 @@ def refund_create(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpRes
 @staff_required
 def refund_list_view(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpResponse:
     payment = payment_get_for_staff(staff=request.user, user_pk=pk, payment_pk=payment_pk)
-    context = {"customer": payment.user, "payment": payment, "refunds": refund_list(payment=payment), "nav": "users"}
+    context = {
+        "customer": payment.user,
+        "payment": payment,
+        "refunds": refund_list(payment=payment),
+        "dispute": payment_dispute(payment=payment),
+        "nav": "users",
+    }
     template_name = "refunds/refund_list.html" if request.htmx else "refunds/refund_list_page.html"
     return render(request, template_name, context)
 
