@@ -273,9 +273,10 @@ document.addEventListener("htmx:afterSwap", (event) => {
 document.addEventListener("htmx:afterSettle", (event) => {
   const target = event.detail.target;
   const dialog = document.getElementById("modal");
-  // A result replacing the form: move focus to its heading and read it out.
-  const heading = target?.querySelector?.(".result h3");
-  if (heading && dialog?.contains(heading)) {
+  // A result replacing the form: move focus to its heading and read it out (once).
+  const heading = dialog?.open ? dialog.querySelector(".result h3:not([data-announced])") : null;
+  if (heading) {
+    heading.dataset.announced = "";
     heading.focus();
     portalAnnounce(heading.closest(".result").textContent);
     Object.assign(dialogState, { result: true, refreshed: false });
