@@ -31,11 +31,16 @@ def main_nav_link(page: Page, name: str) -> Locator:
     return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
 
 
-def main_nav_open(page: Page, name: str) -> None:
-    """Go to a section from the header, opening its Menu first on a phone, where it is folded away."""
+def header_unfold(page: Page) -> None:
+    """On a phone the header's sections and Log out are folded behind its Menu button: open it."""
     toggle = page.get_by_role("button", name="Menu", exact=True)
     if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
         toggle.click()
+
+
+def main_nav_open(page: Page, name: str) -> None:
+    """Go to a section from the header (on a phone, through its Menu)."""
+    header_unfold(page)
     main_nav_link(page, name).click()
 
 

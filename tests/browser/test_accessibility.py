@@ -14,12 +14,14 @@ from tests.browser.helpers import (
     PHONE,
     WIDE,
     axe_violations,
+    header_unfold,
     log_in,
     main_nav_open,
     open_refund_dialog,
     partial_refund,
     payment_row,
     profile_tab,
+    result_names,
     search_box,
 )
 from tests.people import totp_code, totp_device_confirmed
@@ -44,7 +46,7 @@ def test_no_page_or_state_a_staff_member_meets_has_an_axe_violation(page: Page, 
     expect(page.get_by_role("heading", name="Users", level=1)).to_be_visible()
     found += axe_violations(page, "users")
     search_box(page).press_sequentially("elij", delay=20)
-    expect(page.get_by_role("link", name="Elijah Herrick", exact=True)).to_be_visible()
+    expect(result_names(page, "elij").get_by_text("Elijah Herrick", exact=True)).to_be_visible()
     found += axe_violations(page, "users search")
     search_box(page).fill("nobody-by-this-name")
     expect(page.locator("#user-results .empty")).to_be_visible()
@@ -117,7 +119,9 @@ def test_no_page_or_state_a_staff_member_meets_has_an_axe_violation(page: Page, 
     assert found == [], f"{len(found)} axe-core violations:\n" + "\n".join(found)
 
 
-def test_the_two_factor_pages_have_no_axe_violation(page: Page, page_problems, settings, staff_member):
+@pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["wide", "phone"])
+def test_the_two_factor_pages_have_no_axe_violation(page: Page, page_problems, settings, staff_member, viewport):
+    page.set_viewport_size(viewport)
     settings.STATSTAK_REQUIRE_2FA = True
     found: list[str] = []
 
@@ -136,6 +140,7 @@ def test_the_two_factor_pages_have_no_axe_violation(page: Page, page_problems, s
     expect(page.get_by_role("heading", name="Two-factor authentication is on")).to_be_visible()
     found += axe_violations(page, "two-factor recovery codes")
 
+    header_unfold(page)
     page.get_by_role("button", name="Log out").click()
     other = User.objects.create_user("beth@statstak.test", "correct horse battery staple", is_staff=True)
     totp_device_confirmed(other)

@@ -132,11 +132,13 @@ def test_the_help_article_with_the_keyboard_alone(page: Page, demo_portal, scree
 
     # 9. Type, Amount, Reason.
     partial = dialog.get_by_label("Partial refund")
-    if partial.count():  # the Type choice: arrows move through a radio group
+    if partial.count():  # the Type choice: Tab reaches the group, arrows move through it and check
+        radios = dialog.locator("input[name=type]")
         checked = dialog.locator("input[name=type]:checked")
-        if not checked.evaluate("el => el === document.activeElement"):
-            tab_to(page, checked, key="Shift+Tab")
-        for _ in range(3):
+        entry = checked if checked.count() else radios.first  # nothing may be chosen yet
+        if not entry.evaluate("el => el === document.activeElement"):
+            tab_to(page, entry)
+        for _ in range(radios.count()):
             if partial.is_checked():
                 break
             page.keyboard.press("ArrowRight")
