@@ -57,7 +57,8 @@ function portalAnnounce(text) {
 // Tables: each cell carries its column's header as data-label, which the stylesheet shows beside
 // the value when a narrow screen stacks the rows ("Amount: $50.00").
 function tablesLabel(root) {
-  const tables = root.matches?.("table") ? [root] : [...(root.querySelectorAll?.("table") ?? [])];
+  const inside = root.closest?.("table"); // a row or a body swapped into a table
+  const tables = inside ? [inside] : [...(root.querySelectorAll?.("table") ?? [])];
   for (const table of tables) {
     const headers = [...table.querySelectorAll("thead th")].map((th) => th.textContent.replace(/\s+/g, " ").trim());
     for (const row of table.querySelectorAll("tbody tr")) {
@@ -75,7 +76,7 @@ function rowSummary(row) {
   if (!row) return "";
   return [...row.cells]
     .map((cell) => {
-      const value = cell.textContent.replace(/\s+/g, " ").trim();
+      const value = (cell.innerText ?? cell.textContent).replace(/\s+/g, " ").trim();
       const label = cell.dataset.label;
       return value && label ? `${label}: ${value}` : value;
     })
@@ -330,6 +331,19 @@ document.addEventListener("htmx:afterSettle", (event) => {
   field?.focus();
   const said = document.querySelector("#payment-info .saved, #payment-info .error-summary");
   if (said) portalAnnounce(said.textContent);
+});
+
+// A row that replaced itself (a decision on Approvals): the button pressed is gone, so focus goes
+// to the new row, and what it says now is read out.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const target = event.detail.target;
+  const source = event.detail.requestConfig?.elt;
+  if (!(target instanceof HTMLTableRowElement) || !target.id || !(source instanceof Element) || source.isConnected) return;
+  const row = document.getElementById(target.id);
+  if (!row || row === target) return;
+  row.setAttribute("tabindex", "-1");
+  row.focus();
+  portalAnnounce(rowSummary(row));
 });
 
 // The search answered: the box says whether what was typed is wrong, and where it says so.

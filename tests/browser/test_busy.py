@@ -117,4 +117,8 @@ def test_an_approval_shows_it_is_approving(page: Page, demo_portal):
     expect(page.get_by_role("button", name="Approving…")).to_be_disabled()
     held.release()
     expect(page.get_by_role("button", name="Approve and refund")).to_have_count(0)
-    expect(page.locator("tr[id^=approval-]")).not_to_have_attribute("aria-busy", "true")
+    row = page.locator("tr[id^=approval-]")
+    expect(row).not_to_have_attribute("aria-busy", "true")
+    # The button pressed went with the old row: focus is on the new one, and it is read out.
+    expect(row).to_be_focused()
+    expect(page.locator("#announcer")).to_contain_text("Decision:")
