@@ -247,7 +247,7 @@ def test_the_payments_tab_lists_payments_with_status_and_the_actions_menu(financ
         "$25.00",
         "Partially refunded",
         payment.gateway_id,
-        'aria-label="Payment actions"',
+        'aria-label="Payment actions: Pro pack — 500 credits, ',  # named for its payment
         ">Create refund</a>",
         ">View refunds</a>",
     ]:
