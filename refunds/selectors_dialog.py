@@ -72,6 +72,13 @@ class RecentActivity:
     what: str
     yours: bool
 
+    @property
+    def ago(self) -> str:
+        minutes = int((timezone.now() - self.at).total_seconds() // 60)
+        if minutes < 1:
+            return "just now"
+        return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+
 
 @dataclass(frozen=True)
 class RefundPreview:
