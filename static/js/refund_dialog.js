@@ -78,6 +78,10 @@
       type = minor === n.remaining ? "full" : "partial";
       const follow = radio(form, type);
       if (follow) follow.checked = true;
+    } else if (source === amount && amount.value.trim() === "" && (type === "full" || type === "partial")) {
+      // No amount, no card refund: nothing stays chosen that the staff member did not choose.
+      radio(form, type).checked = false;
+      type = "";
     }
 
     if (creditsField) creditsField.hidden = type === "credits";
@@ -124,9 +128,10 @@
     }
     update(form, event.target);
   });
-  document.addEventListener("change", (event) => {
+  // A click on a type, even one already chosen: Full refund fills in what remains again.
+  document.addEventListener("click", (event) => {
     const form = event.target.closest?.(FORM);
-    if (form && event.target.name === "type") update(form, event.target);
+    if (form && event.target instanceof HTMLInputElement && event.target.name === "type") update(form, event.target);
   });
 
   // A form shown again (opened, or with errors): its words from what it holds now, and focus on
@@ -139,9 +144,12 @@
     if (credits && form.querySelector('[name="credits_edited"]')?.value === "1") credits.dataset.edited = "1";
     update(form, null);
   });
-  document.addEventListener("htmx:afterSettle", (event) => {
-    const summary = event.detail.target?.querySelector?.("#refund-errors");
-    summary?.focus();
+  // Once per swap of the panel (the preview's own swaps settle too, and must not move focus).
+  document.addEventListener("htmx:afterSettle", () => {
+    const landing = document.querySelector("#refund-panel #refund-errors, #refund-panel .result h3");
+    if (!landing || landing.dataset.focused) return;
+    landing.dataset.focused = "1";
+    landing.focus();
   });
   document.addEventListener("click", (event) => {
     const link = event.target.closest?.("#refund-errors a[href^='#']");
