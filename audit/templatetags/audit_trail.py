@@ -81,6 +81,9 @@ class Change:
     delta: str = ""
     href: str = ""
     kind: str = TEXT
+    # Recorded after the change only, on an event that says what it changed (its `before`): a fact
+    # about the object, not a change; shown after the changes, quieter.
+    context: bool = False
 
 
 def _label(key: str) -> str:
@@ -133,10 +136,14 @@ def _href(value, *, kind: str, event: AuditEvent) -> str:
 
 def audit_change_list(event: AuditEvent) -> list[Change]:
     """The fields of `event` that changed, in words: a field recorded on both sides with the same
-    value is left out; one recorded on one side only is shown as it was recorded."""
+    value is left out; one recorded on one side only is shown as it was recorded (after the
+    changes, marked `context`, when the event also recorded a field on both sides)."""
     before = event.before if isinstance(event.before, dict) else {}
     after = event.after if isinstance(event.after, dict) else {}
     currency = str(after.get("currency") or before.get("currency") or "")
+    # An event that recorded a field on both sides is about changing it: what it recorded on the
+    # after side only is context. One that shares no field (a refund asked for) is all content.
+    changes_something = bool(set(before) & set(after))
     keys = [key for key in FIELDS if key in before or key in after]
     keys += [key for key in [*after, *before] if key not in FIELDS and key not in keys]
     changes: list[Change] = []
@@ -161,6 +168,7 @@ def audit_change_list(event: AuditEvent) -> list[Change]:
                 delta=delta,
                 href=_href(new if in_after else old, kind=kind, event=event),
                 kind=kind,
+                context=changes_something and in_after and not in_before,
             )
         )
     # A change asked for (credits before, a new balance after): one line, with its sign.
@@ -178,7 +186,7 @@ def audit_change_list(event: AuditEvent) -> list[Change]:
                 kind=CREDITS,
             ),
         )
-    return changes
+    return [c for c in changes if not c.context] + [c for c in changes if c.context]
 
 
 @register.filter

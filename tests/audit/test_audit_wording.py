@@ -71,6 +71,8 @@ def test_only_the_fields_that_changed_are_shown(customer):
     # Before: {"status": "pending"}; after: the refund's facts, with its gateway id and no failure.
     words = lines(executed)
     assert words[0] == "Status: Pending → Succeeded"
+    changes = audit_change_list(executed)
+    assert not changes[0].context and all(change.context for change in changes[1:])  # the facts, quieter
     assert "Amount: $25.00" in words
     assert not any(line.startswith("Why it failed") for line in words)  # empty: nothing to read
     refund = Refund.objects.get()
