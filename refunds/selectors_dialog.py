@@ -202,10 +202,16 @@ def customer_recent_activity(
 
 
 def refund_dispute_warning_hook(*, payment: Payment) -> str:
-    """HOOK for the disputes work (issue: a Dispute model on payments, not on main when this was
-    written): return a warning such as "This payment has an open dispute (needs response by
-    Dec 9): a refund now may be money given back twice." when the payment has an open dispute.
-    Until that model exists this says nothing; the preview shows whatever it returns."""
+    """HOOK, NOT DONE: the preview's dispute warning. The Dispute model is the `disputes` branch's
+    (payments.models.Dispute, payments.selectors.payment_dispute) and was not on main when this
+    was written, so this returns "" and the preview shows no dispute. Once it is merged, this is:
+
+        dispute = payment_dispute(payment=payment)
+        if dispute is None or not (dispute.is_open or dispute.status == Dispute.Status.LOST):
+            return ""
+        return dispute.refund_refusal()
+
+    (the preview lists whatever this returns first among its warnings)."""
     return ""
 
 

@@ -259,3 +259,14 @@ def test_earlier_refunds_are_collapsed_so_execute_stays_in_view(finance_client, 
     html = finance_client.get(dialog_url(payment), headers=HTMX).content.decode()
     assert '<details class="earlier-refunds">' in html
     assert "Earlier refunds on this payment (1)" in html
+
+
+def test_the_preview_lists_the_dispute_warning_first_when_the_hook_gives_one(finance_client, make_payment, monkeypatch):
+    # The Dispute model is another branch's: the hook is wired, its source is not (see the hook).
+    monkeypatch.setattr(
+        "refunds.selectors_dialog.refund_dispute_warning_hook",
+        lambda *, payment: "The customer's bank disputes this payment.",
+    )
+    html = preview(finance_client, make_payment(), amount="5.00")
+    warnings = html.split('<ul class="preview-warnings">')[1]
+    assert warnings.lstrip().startswith('<li class="warning">The customer&#x27;s bank disputes this payment.</li>')
