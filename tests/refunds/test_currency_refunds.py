@@ -71,7 +71,7 @@ def test_a_250_ft_partial_refund_of_a_1000_ft_payment_sends_25000_and_shows_fori
     assert f"HUF{NBSP}250</td>" in tab  # refunded of it
     summary = finance_client.get(_url(payment), headers=HTMX).content.decode()
     assert f"<dd>HUF{NBSP}750</dd>" in summary  # what remains
-    assert 'value="750"' in summary  # the amount field offers what remains, as staff would type it
+    assert 'data-remaining="75000"' in summary  # what Full refund fills in, in fillér as Stripe counts
     assert f"Up to HUF{NBSP}750 remains." in summary
     assert_books_balance()
 
