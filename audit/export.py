@@ -11,6 +11,26 @@ from audit.selectors import AUDIT_CSV_COLUMNS, AuditFilter, audit_events
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection): a
 # user agent an anonymous visitor chose, or a name, could otherwise run in an auditor's Excel.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Rows fetched per round trip from the server-side cursor: large enough that the round trips do
+# not count, small enough that memory stays flat (a few MB) whatever the export's size.
+EXPORT_CHUNK_ROWS = 10_000
+# The columns read for a line, in AUDIT_CSV_COLUMNS order (tuples, not model instances: building
+# an AuditEvent per row was most of the export's time).
+_FIELDS = (
+    "id",
+    "created_at",
+    "actor_label",
+    "actor_id",
+    "action",
+    "target_user_id",
+    "about_type_id",
+    "about_id",
+    "before",
+    "after",
+    "ip_address",
+    "user_agent",
+    "correlation_id",
+)
 
 
 def csv_safe(value: object) -> object:
@@ -26,27 +46,46 @@ class _Echo:
         return value
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder) if value is not None else ""
+
+
 def audit_csv_lines(*, filters: AuditFilter) -> Iterator[str]:
     """The header, then one line per event matching `filters`, newest first."""
     writer = csv.writer(_Echo())
     yield writer.writerow(AUDIT_CSV_COLUMNS)
-    for event in audit_events(filters=filters).iterator(chunk_size=2000):
+    rows = audit_events(filters=filters).select_related(None).values_list(*_FIELDS)
+    for (
+        pk,
+        created_at,
+        actor_label,
+        actor_id,
+        action,
+        target_user_id,
+        about_type_id,
+        about_id,
+        before,
+        after,
+        ip_address,
+        user_agent,
+        correlation_id,
+    ) in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
         yield writer.writerow(
             map(
                 csv_safe,
                 [
-                    event.pk,
-                    event.created_at.isoformat(),
-                    event.actor_label,
-                    event.actor_id or "",
-                    event.action,
-                    event.target_user_id or "",
-                    f"{event.about_type_id}:{event.about_id}" if event.about_id else "",
-                    json.dumps(event.before, cls=DjangoJSONEncoder) if event.before is not None else "",
-                    json.dumps(event.after, cls=DjangoJSONEncoder) if event.after is not None else "",
-                    event.ip_address or "",
-                    event.user_agent,
-                    event.correlation_id,
+                    pk,
+                    created_at.isoformat(),
+                    actor_label,
+                    actor_id or "",
+                    action,
+                    target_user_id or "",
+                    f"{about_type_id}:{about_id}" if about_id else "",
+                    _json(before),
+                    _json(after),
+                    ip_address or "",
+                    user_agent,
+                    correlation_id,
                 ],
             )
         )
