@@ -8,6 +8,7 @@ from django.db.models.functions import Lower
 from psycopg.errors import QueryCanceled
 
 from accounts.models import User
+from accounts.phones import phones_formatted
 from accounts.search import (
     ScannedText,
     folded_value,
@@ -150,6 +151,7 @@ def _user_search(*, query: str, after: int | None, page_size: int) -> UserPage:
     else:
         rows, window_end = _search_rows(users=users, words=words, limit=limit)
     rows = exact + rows
+    phones_formatted(rows)
     if len(rows) > page_size:
         return UserPage(users=rows[:page_size], next_after=rows[page_size - 1].pk)
     return UserPage(users=rows, next_after=window_end, window_only=window_end is not None)
