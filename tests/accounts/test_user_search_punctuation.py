@@ -160,3 +160,23 @@ def test_the_search_s_settings_do_not_outlive_it():
         assert cursor.fetchone()[0] == "0"
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone()[0] != "0"
+
+
+def test_a_window_of_the_search_is_read_from_the_newest_first_index_alone():
+    """The window steps test `search_text` as the newest-first index carries it (index-only), and
+    spell it so that the trigram index cannot be picked instead."""
+    from accounts.search import ScannedText
+
+    CustomerFactory(last_name="Windowed")
+    users = User.objects.alias(scanned=ScannedText()).filter(scanned__contains="window")
+    window = users.order_by("-date_joined", "-id").values("id")[:26]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        try:
+            plan = window.explain()
+        finally:
+            cursor.execute("RESET enable_seqscan")
+            cursor.execute("RESET enable_bitmapscan")
+    assert "accounts_user_newest_text" in plan
+    assert "accounts_user_search_text_trgm" not in plan
