@@ -1,10 +1,12 @@
 import math
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Q, QuerySet, Subquery
-from django.db.models.functions import Lower
+from django.db.models import F, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower
 from psycopg.errors import QueryCanceled
 
 from accounts.models import User
@@ -163,14 +165,6 @@ def _window_floor(users: QuerySet[User], size: int) -> tuple | None:
     return users.order_by(*NEWEST_FIRST).values_list("date_joined", "id")[size - 1 : size].first()
 
 
-def _in_window(users: QuerySet[User], floor: tuple | None) -> QuerySet[User]:
-    """`users` down to the window's floor row, inclusive, in newest-first order."""
-    if floor is None:
-        return users
-    joined, pk = floor
-    return users.filter(date_joined__gte=joined).exclude(date_joined=joined, pk__lt=pk)
-
-
 NEWEST_FIRST = ("-date_joined", "-id")
 
 
@@ -200,10 +194,11 @@ def _search_rows(*, users: QuerySet[User], words: list[_Word], limit: int) -> tu
         scanned = scanned.filter(word.scanned)
     indexable = any(word.indexed is not None for word in words)
 
-    floor = _window_floor(users, SEARCH_RECENT_WINDOW)
-    rows = _window_rows(scanned, floor, limit)
-    if len(rows) == limit or floor is None:
+    rows = _window_rows(scanned, users, SEARCH_RECENT_WINDOW, limit)
+    if len(rows) == limit:
         return rows, None
+    if _window_floor(users, SEARCH_RECENT_WINDOW) is None:
+        return rows, None  # the window held every user after the boundary
 
     window = SEARCH_WINDOW_MAX
     if indexable:
@@ -218,12 +213,12 @@ def _search_rows(*, users: QuerySet[User], words: list[_Word], limit: int) -> tu
             ):
                 window = 0
     if window:
-        floor = _window_floor(users, window)
-        rows = _window_rows(scanned, floor, limit)
-        if len(rows) == limit or floor is None:
+        rows = _window_rows(scanned, users, window, limit)
+        if len(rows) == limit:
             return rows, None
         if not indexable:
-            return rows, floor[1]
+            floor = _window_floor(users, window)
+            return rows, floor[1] if floor else None
 
     matches = users.alias(scanned=ScannedText())
     for word in words:
@@ -232,20 +227,35 @@ def _search_rows(*, users: QuerySet[User], words: list[_Word], limit: int) -> tu
     return list(matches.order_by(*ordering)[:limit]), None
 
 
-def _window_rows(scanned: QuerySet[User], floor: tuple | None, limit: int) -> list[User]:
-    """The newest `limit` users of the window down to `floor` that `scanned` matches: their ids
-    by an index-only scan of `accounts_user_newest_text` (which carries `search_text`), then the
-    rows by primary key."""
-    ids = _in_window(scanned, floor).order_by(*NEWEST_FIRST).values("id")[:limit]
+def _window_rows(scanned: QuerySet[User], users: QuerySet[User], size: int, limit: int) -> list[User]:
+    """The newest `limit` users that `scanned` matches among the newest `size` of `users`, in one
+    statement: the window's floor row (one step down the newest-first index) as a subquery, the
+    matches' ids by an index-only scan of `accounts_user_newest_text` (which carries
+    `search_text`) down to it, then the rows by primary key."""
+    floor = users.order_by(*NEWEST_FIRST)[size - 1 : size]
+    # Fewer users than the window: no floor, every user (the coalesced floor is the year 1).
+    joined = Coalesce(Subquery(floor.values("date_joined")), Value(EARLIEST))
+    pk = Coalesce(Subquery(floor.values("id")), Value(0))
+    window = scanned.filter(date_joined__gte=joined).exclude(Q(date_joined=joined) & Q(pk__lt=pk))
+    ids = window.order_by(*NEWEST_FIRST).values("id")[:limit]
     return list(User.objects.filter(pk__in=Subquery(ids)).order_by(*NEWEST_FIRST))
 
 
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+_estimate: tuple[float, float] = (0.0, 0.0)  # (when, users): the planner's count, read at most once a minute
+
+
 def _users_estimate() -> float:
-    """How many users there are, as the planner's statistics have it (no count of the table)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [User._meta.db_table])
-        row = cursor.fetchone()
-    return max(row[0], 0) if row else 0
+    """How many users there are, as the planner's statistics have it (no count of the table),
+    read again after a minute."""
+    global _estimate
+    when, users = _estimate
+    if time.monotonic() - when > 60 or not users:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [User._meta.db_table])
+            row = cursor.fetchone()
+        _estimate = (time.monotonic(), max(row[0], 0) if row else 0)
+    return _estimate[1]
 
 
 def staff_limits(*, member: User) -> list[str]:
