@@ -206,7 +206,12 @@ def refund_dispute_warning(*, payment: Payment) -> str:
     """The preview's dispute warning, listed first: why a dispute on the payment forbids the
     refund (open and the gateway would refuse it, or lost), or "" when none does."""
     dispute = payment_dispute_blocking_refunds(payment=payment)
-    return dispute.refund_refusal() if dispute is not None else ""
+    if dispute is None:
+        return ""
+    # Short: the dialog says the whole reason once, above the form (or in its errors).
+    if dispute.is_open:
+        return f"Disputed ({dispute.get_status_display().lower()}): no refund can be made while the dispute is open."
+    return "Dispute lost: the bank already returned this payment, so it cannot be refunded as well."
 
 
 def refund_preview(

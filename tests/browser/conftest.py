@@ -10,6 +10,7 @@ its browser tests would pass without testing what staff actually use; elsewhere 
 """
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -116,6 +118,26 @@ def context(browser: Browser, live_server, page_problems: PageProblems) -> Itera
     context.add_init_script(CSP_LISTENER)
     yield context
     context.close()
+    server_requests_wait()
+
+
+def server_requests_wait(timeout: float = 10.0) -> None:
+    """Wait until the live server has finished what the closed browser last asked of it.
+
+    A request still running (an SMS status poll, a refund) holds row locks; the database flush
+    after the test truncates every table and would deadlock with it. Bounded: a request that
+    never ends is the test's failure to report, not a reason to hang the suite.
+    """
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()

@@ -265,7 +265,7 @@ def test_earlier_refunds_are_collapsed_so_execute_stays_in_view(finance_client, 
 def test_the_preview_lists_an_open_dispute_first_among_its_warnings(finance_client, make_payment):
     payment = make_payment()
     html = preview(finance_client, payment, amount="5.00")
-    assert "disputes this payment" not in html  # else the check below would pass on nothing
+    assert "Disputed" not in html  # else the check below would pass on nothing
     Dispute.objects.create(
         payment=payment,
         gateway_dispute_id="du_3PreviewWarning",
@@ -277,5 +277,6 @@ def test_the_preview_lists_an_open_dispute_first_among_its_warnings(finance_clie
     )
     html = preview(finance_client, payment, amount="5.00")
     warnings = html.split('<ul class="preview-warnings">')[1]
-    assert warnings.lstrip().startswith('<li class="warning">The customer&#x27;s bank disputes this payment (')
-    assert "It cannot be refunded while the dispute is open" in warnings
+    assert warnings.lstrip().startswith(
+        '<li class="warning">Disputed (needs response): no refund can be made while the dispute is open.</li>'
+    )
