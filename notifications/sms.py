@@ -26,6 +26,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from core.log_masking import mask_phone, mask_phones_in
+from core.metrics import external_call
 
 TWILIO_API_URL = "https://api.twilio.com"
 
@@ -75,6 +76,7 @@ class ConsoleSmsBackend:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
+    @external_call("console", "message_create")
     def send(self, *, to: str, body: str, status_callback: str | None) -> str:
         message_id = f"console-{uuid.uuid4().hex}"
         shown = body if settings.DEBUG else f"({len(body)} characters, shown only with DEBUG on)"
@@ -122,6 +124,7 @@ class TwilioSmsBackend:
             {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
         )
 
+    @external_call("twilio", "message_create")
     def send(self, *, to: str, body: str, status_callback: str | None) -> str:
         options = dict(self.sender)
         if status_callback:

@@ -66,7 +66,7 @@ def sms_jobs_for(refund: Refund) -> list[SmsMessage]:
         )
     )
     for message in messages:
-        jobs = ProcrastinateJob.objects.filter(task_name=SEND_TASK, args={"message_id": message.pk})
+        jobs = ProcrastinateJob.objects.filter(task_name=SEND_TASK, args__message_id=message.pk)
         assert jobs.count() == 1, f"SMS {message.pk} has {jobs.count()} send jobs"
     return messages
 

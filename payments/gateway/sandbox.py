@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db.models.functions import Coalesce
 
+from core.metrics import external_call
 from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable
 from payments.gateway.stripe_api import (
     STRIPE_ACCEPTED_REFUND_REASONS,
@@ -44,6 +45,7 @@ class SandboxGateway:
     def __init__(self) -> None:
         self._seen_keys: set[str] = set()
 
+    @external_call("sandbox", "refund_create")
     def refund(
         self,
         *,
