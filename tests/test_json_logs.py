@@ -63,9 +63,7 @@ def test_a_request_line_says_when_what_who_and_how_long(staff_client, staff, jso
 @pytest.mark.django_db
 def test_a_line_written_inside_a_view_carries_its_request_and_view(client, settings, json_logs):
     settings.STRIPE_WEBHOOK_SECRET = "whsec_json_logs"
-    client.post(
-        reverse("stripe_webhook"), "{}", content_type="application/json", headers={"X-Request-ID": REQUEST_ID}
-    )
+    client.post(reverse("stripe_webhook"), "{}", content_type="application/json", headers={"X-Request-ID": REQUEST_ID})
 
     [refused] = [entry for entry in json_logs() if "Stripe webhook refused" in entry["message"]]
     assert refused["level"] == "WARNING"
@@ -117,7 +115,8 @@ def test_the_text_a_refund_queues_is_sent_under_the_refunds_request_id(client, r
     run_worker()
 
     assert SmsMessage.objects.get(user=customer).status == SmsMessage.Status.SENT
-    [sent] = [entry for entry in json_logs() if entry["logger"] == "notifications.sending" and "sent" in entry["message"]]
+    lines = json_logs()
+    [sent] = [entry for entry in lines if entry["logger"] == "notifications.sending" and "sent" in entry["message"]]
     assert sent["request_id"] == REQUEST_ID
     assert sent["view"] is None  # a job, not a view
 
