@@ -52,7 +52,7 @@ threads = env_int("GUNICORN_THREADS", 4, minimum=1)
 # and its one retry (STRIPE_TIMEOUT_SECONDS, 10 s each), well under a load balancer's.
 timeout = env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (a deploy, a scale-in) requests in flight get this long to finish.
-graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 25)
 # Longer than a load balancer's idle timeout (60 s on the common ones), so that the balancer,
 # not gunicorn, closes idle connections: otherwise it may send a request on one being closed (502).
 keepalive = env_int("GUNICORN_KEEPALIVE", 75)
