@@ -198,3 +198,48 @@ def webhook_observed(source: str) -> Callable:
         return observed
 
     return decorate
+
+
+def metrics_http_serve(*, address: str, port: int, token: str) -> Callable[[], None]:
+    """Serve this machine's counted values (PROMETHEUS_MULTIPROC_DIR) at http://address:port/metrics,
+    to `Authorization: Bearer <token>` only, from a thread; returns the function that stops it.
+
+    For a queue worker on a machine of its own (`queue_worker` with QUEUE_WORKER_METRICS_PORT): its
+    calls to Twilio and Stripe are counted nowhere a web process can see. Only what processes
+    counted is served here; the database's gauges come from the web's /metrics.
+    """
+    import hmac
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+    folder = metrics_folder()
+    if folder is None:
+        raise ValueError(f"{MULTIPROC_ENV} must be set for the metrics to be served from another process.")
+
+    def app(environ, start_response):
+        scheme, _, offered = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found.\n"]
+        if not (scheme.lower() == "bearer" and offered and hmac.compare_digest(offered.encode(), token.encode())):
+            start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
+            return [b"A valid bearer token is needed.\n"]
+        registry = CollectorRegistry(auto_describe=False)
+        multiprocess.MultiProcessCollector(registry, path=str(folder))
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+        return [generate_latest(registry)]
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format, *args) -> None:  # one line per scrape is noise
+            pass
+
+    server = make_server(address, port, app, handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return stop

@@ -224,6 +224,10 @@ PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env_int("QUEUE_WORKER_CONCURRENC
 # killed and its unfinished jobs are retried (core/management/commands/queue_worker.py). Keep it above the
 # providers' timeouts (TWILIO_TIMEOUT_SECONDS, STRIPE_TIMEOUT_SECONDS) and below the platform's stop timeout.
 QUEUE_WORKER_SHUTDOWN_SECONDS = env_int("QUEUE_WORKER_SHUTDOWN_SECONDS", 25, minimum=1)
+# A queue worker on a machine of its own serves what it counted (Twilio and Stripe calls) for Prometheus at
+# http://<its address>:<this port>/metrics, behind METRICS_TOKEN. 0: not served (a worker beside the web
+# processes, sharing their PROMETHEUS_MULTIPROC_DIR, is in the web's /metrics already).
+QUEUE_WORKER_METRICS_PORT = env_int("QUEUE_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
 
 # Credits: the largest balance a staff member can set (a typo guard, not a business limit).
 CREDITS_MAX_BALANCE = env_int("CREDITS_MAX_BALANCE", 1000000)
@@ -356,6 +360,9 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < METRICS_TOKEN_MIN_LENGTH:
         f"METRICS_TOKEN is too short: use at least {METRICS_TOKEN_MIN_LENGTH} random characters "
         "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
     )
+
+if QUEUE_WORKER_METRICS_PORT and not METRICS_TOKEN:
+    raise EnvironmentRefused("METRICS_TOKEN must be set when QUEUE_WORKER_METRICS_PORT is.")
 
 # Refunds still pending this many seconds after they were made are asked about again at the
 # gateway (the refunds.reconcile periodic job, or `manage.py reconcile_refunds`).

@@ -76,3 +76,25 @@ def test_every_process_on_the_machine_is_counted_in_one_answer(processes, queue,
         assert samples[("statstak_sms_messages", frozenset({("status", "sent")}))] == 1
     writers = {path.stem.rsplit("_", 1)[1] for path in folder.glob("*.db")}
     assert len(writers) >= 2, writers  # the web's processes and the queue worker's wrote there
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_worker_on_a_machine_of_its_own_serves_its_counts_behind_the_token(processes, queue):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = environment() | {"METRICS_TOKEN": METRICS_TOKEN, "QUEUE_WORKER_METRICS_PORT": str(port)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    processes.start("worker", [sys.executable, "manage.py", "queue_worker"], env)
+    message = sms_notify(user=CustomerFactory(), body="Your refund is on its way.")
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while SmsMessage.objects.get(pk=message.pk).status != SmsMessage.Status.SENT:
+        assert time.monotonic() < deadline, processes.logs()
+        time.sleep(0.2)
+
+    assert requests.get(f"{base}/metrics", timeout=10).status_code == 401
+    assert requests.get(f"{base}/metrics", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+    assert requests.get(f"{base}/other", timeout=10).status_code == 404
+    samples = scrape(base)
+    sent = {"service": "console", "operation": "message_create", "outcome": "ok"}
+    assert samples[("statstak_external_call_duration_seconds_count", frozenset(sent.items()))] == 1
+    assert not any(name.startswith("statstak_sms_messages") for name, _ in samples)  # the web serves the database's

@@ -16,17 +16,26 @@ bound) never kills this process first with its child left behind. The job stays 
 PostgreSQL, owned by a worker that no longer sends heartbeats, and the stalled-jobs housekeeping
 (statstak/queue.py) puts it back in the queue; every job is written to be run again safely (a
 text message marked `sending` is never sent twice; a refund is asked about with its same key).
+
+Metrics: the child counts its calls to Twilio and Stripe in PROMETHEUS_MULTIPROC_DIR (core/metrics.py).
+Beside gunicorn on one machine, sharing its folder, they are in the web's /metrics. On a machine of
+its own, QUEUE_WORKER_METRICS_PORT makes this command serve them itself (a folder of its own,
+emptied at start and kept across the child's restarts).
 """
 
 import logging
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from core.metrics import MULTIPROC_ENV, metrics_folder, metrics_folder_clean, metrics_http_serve
 
 logger = logging.getLogger("core.queue_worker")
 
@@ -64,6 +73,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        self._metrics_serve()
         backoff = BACKOFF_FIRST_SECONDS
         while True:
             started = time.monotonic()
@@ -80,6 +90,17 @@ class Command(BaseCommand):
             if stop_deadline is not None:
                 sys.exit(0)
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+
+    def _metrics_serve(self) -> None:
+        port = settings.QUEUE_WORKER_METRICS_PORT
+        if not port:
+            return
+        if metrics_folder() is None:  # a machine of its own: a folder of its own, for every child
+            os.environ[MULTIPROC_ENV] = str(Path(tempfile.gettempdir()) / f"statstak-worker-metrics-{port}")
+            metrics_folder_clean()
+        # Every address: Prometheus scrapes it from another machine (the token keeps others out).
+        metrics_http_serve(address="0.0.0.0", port=port, token=settings.METRICS_TOKEN)  # noqa: S104
+        logger.info("queue worker metrics at http://0.0.0.0:%d/metrics", port)
 
     def _child_wait(self, child: subprocess.Popen, stop_deadline) -> int:
         """The child's return code once it ends; killed when it outlives the stop's deadline."""
