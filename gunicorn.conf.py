@@ -75,6 +75,30 @@ errorlog = "-"
 loglevel = env_choice("GUNICORN_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical"))
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms id=%({x-request-id}o)s'
 
+# LOG_FORMAT=json (statstak/settings.py): gunicorn's own lines as JSON objects too, and no access line: the
+# portal's request line (statstak.request) says the same, with the view and the staff member.
+if env_choice("LOG_FORMAT", "plain", ("plain", "json")) == "json":
+    accesslog = None
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": ["json_console"]},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+        "handlers": {
+            "json_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["mask_phone_numbers"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "filters": {"mask_phone_numbers": {"()": "core.log_masking.PhoneNumberMaskingFilter"}},
+        "formatters": {"json": {"()": "core.log_format.JsonLogFormatter"}},
+    }
+
 
 def on_starting(server) -> None:
     # Counts of an earlier run (or of its dead workers) must not be added to this one's.

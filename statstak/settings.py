@@ -5,6 +5,7 @@ Defaults suit a local run (`make run`): embedded PostgreSQL, sandbox gateway, co
 secrets it needs.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -350,6 +351,10 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+if LOG_FORMAT == "json":
+    # Python's warnings are printed to stderr as they are, unless they become log records (logger py.warnings).
+    logging.captureWarnings(True)
 
 # Prometheus metrics at /metrics (statstak/metrics.py), for a scraper sending `Authorization: Bearer <token>`.
 # Unset: there is no such page (404). A token anyone could guess is refused at start-up.

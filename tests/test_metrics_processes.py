@@ -4,9 +4,11 @@ counting in its own memory, give one answer.
 gunicorn (two processes) and `manage.py queue_worker` share a PROMETHEUS_MULTIPROC_DIR; gunicorn
 empties it when it starts. Requests answered by either web process are all counted whichever
 process answers the scrape, and a text sent by the queue worker (console backend) is counted in
-the web's answer too.
+the web's answer too. The web runs with LOG_FORMAT=json: every line it writes, gunicorn's own
+included, is a JSON object.
 """
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -52,8 +54,10 @@ def test_every_process_on_the_machine_is_counted_in_one_answer(processes, queue,
     base = f"http://127.0.0.1:{port}"
     env = environment() | {"METRICS_TOKEN": METRICS_TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    processes.start(
-        "web", [gunicorn, "-c", "gunicorn.conf.py", "statstak.wsgi"], env | {"GUNICORN_BIND": f"127.0.0.1:{port}"}
+    web_log = processes.start(
+        "web",
+        [gunicorn, "-c", "gunicorn.conf.py", "statstak.wsgi"],
+        env | {"GUNICORN_BIND": f"127.0.0.1:{port}", "LOG_FORMAT": "json"},
     )
     processes.start("worker", [sys.executable, "manage.py", "queue_worker"], env)
     wait_ready(base, processes, time.monotonic() + DEADLINE_SECONDS)
@@ -76,6 +80,11 @@ def test_every_process_on_the_machine_is_counted_in_one_answer(processes, queue,
         assert samples[("statstak_sms_messages", frozenset({("status", "sent")}))] == 1
     writers = {path.stem.rsplit("_", 1)[1] for path in folder.glob("*.db")}
     assert len(writers) >= 2, writers  # the web's processes and the queue worker's wrote there
+    written = web_log.read_text().splitlines()
+    assert [line for line in written if not line.startswith("{")] == []
+    lines = [json.loads(line) for line in written]
+    assert {"gunicorn.error", "statstak.request"} <= {line["logger"] for line in lines}
+    assert sum(line.get("view") == "readyz" for line in lines) >= REQUESTS
 
 
 @pytest.mark.django_db(transaction=True)
