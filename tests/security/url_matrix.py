@@ -171,7 +171,7 @@ MATRIX: dict[str, list[Probe]] = {
     "readyz": [everyone()],
     # Prometheus' endpoint: no such page without METRICS_TOKEN (as here), whoever asks; a session is never a
     # token (tests/test_metrics_endpoint.py asks it with a token set).
-    "metrics": [everyone(answer=404), everyone("POST", answer=405)],
+    "metrics": [everyone(answer=404)],
 }
 
 
