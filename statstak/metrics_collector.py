@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from accounts.audit import AccountAction
 from books.checks import RULES
 from notifications.models import SmsStatus
-from payments.models import CreditChangeRequest
+from payments.models import CreditChangeRequest, Payment
 from refunds.models import Refund
 from statstak.queue import app as queue_app
 
@@ -121,7 +121,7 @@ class BusinessStateCollector(Collector):
             f"{REFUNDS_RECENT_LIMIT}).",
             ["gateway"],
         )
-        gateways = dict.fromkeys(("stripe", "sandbox"), 0)
+        gateways = dict.fromkeys(Payment.Gateway.values, 0)
         cursor.execute(
             """SELECT p.gateway, count(*) FROM (
                    SELECT payment_id, type, created_at FROM refunds_refund ORDER BY id DESC LIMIT %s
@@ -267,7 +267,7 @@ class BusinessStateCollector(Collector):
         )
         last_stripe = 0.0
         for gateway, type_, last in cursor.fetchall():
-            callback.add_metric([_bounded(gateway, ("stripe",)), type_], _seconds(last))
+            callback.add_metric([_bounded(gateway, Payment.Gateway.values), type_], _seconds(last))
             last_stripe = max(last_stripe, _seconds(last))
         any_stripe = _gauge(
             "statstak_gateway_last_event_timestamp_seconds",

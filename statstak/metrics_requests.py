@@ -2,7 +2,8 @@
 
 The view is the URL's name as Django resolved it (`refund_create`, `user_list`), never the path:
 `/users/42/` and `/users/43/` are one view, so the label takes as many values as there are URLs
-in `statstak/urls.py`, plus "unmatched" for whatever resolves to nothing (scanners' 404s).
+in `statstak/urls.py`, plus "unmatched" for whatever resolves to nothing (scanners' 404s) and
+"unnamed" for a URL without a name (the root's redirect).
 
 Placed right after the correlation id middleware, so the time covers every other middleware
 (sessions, login, CSRF) as well as the view. It also names the view and staff member for the
@@ -19,11 +20,14 @@ from core.correlation import request_view_set
 from core.metrics import http_method_label, http_request_duration, http_status_label
 
 UNMATCHED = "unmatched"
+UNNAMED = "unnamed"
 
 
 def view_label(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
-    return match.view_name if match is not None else UNMATCHED
+    if match is None:
+        return UNMATCHED
+    return match.view_name if match.url_name else UNNAMED
 
 
 class RequestMetricsMiddleware:
