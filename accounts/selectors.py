@@ -91,8 +91,8 @@ def _search_rows(*, users: QuerySet[User], matches: QuerySet[User], limit: int) 
 
 def staff_limits(*, member: User) -> list[str]:
     """The money limits that hold a staff member, in words, for the Staff page. Permission names
-    are strings here: accounts knows the rooms above it only by name. Amounts of money are minor
-    units of each currency, shown as US dollars."""
+    are strings here: accounts knows the rooms above it only by name. Refund limits are shown for
+    US dollars (each currency has its own: README, "Settings")."""
     limits: list[str] = []
     if member.has_perm("payments.adjust_credits"):
         if member.has_perm("payments.adjust_credits_any_amount"):
@@ -105,9 +105,11 @@ def staff_limits(*, member: User) -> list[str]:
             )
         limits.append(f"changes over {settings.CREDITS_APPROVAL_THRESHOLD:,} credits need a second person")
     if member.has_perm("refunds.execute_refund"):
+        # In US dollars; the other currencies have their own (REFUND_APPROVAL_THRESHOLDS, REFUND_DAILY_CAPS).
+        usd_threshold = settings.REFUND_APPROVAL_THRESHOLDS.get("USD", settings.REFUND_APPROVAL_THRESHOLD)
         limits.append(
-            f"Refunds: {money_format(settings.REFUND_DAILY_CAP, 'USD')} a day; over "
-            f"{money_format(settings.REFUND_APPROVAL_THRESHOLD, 'USD')} (alone, or with the last "
+            f"Refunds: {money_format(settings.REFUND_DAILY_CAPS.get('USD', settings.REFUND_DAILY_CAP), 'USD')} a day; "
+            f"over {money_format(usd_threshold, 'USD')} (alone, or with the last "
             f"{settings.REFUND_APPROVAL_WINDOW_HOURS} hours' refunds on the payment or customer) needs a second person"
         )
     if member.has_perm("refunds.approve_refund") or member.has_perm("payments.approve_credit_change"):

@@ -13,7 +13,8 @@ The rules (numbers as in DESIGN.md):
    never exceed what was paid.
 3. refund entries: a succeeded refund has exactly one refund entry, moving the credits the refund
    says; a failed or canceled one has none, or one and its reversal; any other has none.
-4. messages: a succeeded refund that was to be told to the customer has exactly one message.
+4. messages: a succeeded refund that was to be told to the customer has exactly one message,
+   which the provider holds once (no duplicate texts found by a lookup or a status callback).
 5. audit: every ledger entry made by a staff member has its audit event (about the entry, or, for
    a refund's entry, the refund's "executed" event).
 """
@@ -163,12 +164,14 @@ RULES = [
         says="a succeeded refund that was to be told to the customer has exactly one message",
         object="refund",
         sql="""
-            SELECT r.id, format('%s messages', COUNT(m.id))
+            SELECT r.id, format('%s messages, %s more texts at the provider', COUNT(m.id),
+                                COALESCE(SUM(cardinality(m.provider_duplicate_ids)), 0))
             FROM refunds_refund r
             LEFT JOIN notifications_smsmessage m ON m.about_type_id = %(refund_type)s AND m.about_id = r.id
             WHERE r.status = 'succeeded' AND r.notify_customer
             GROUP BY r.id
-            HAVING COUNT(m.id) <> 1
+            -- A message the provider holds twice (an answer lost, a resend) told the customer twice.
+            HAVING COUNT(m.id) <> 1 OR COALESCE(SUM(cardinality(m.provider_duplicate_ids)), 0) > 0
         """,
     ),
     _Rule(

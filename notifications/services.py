@@ -14,39 +14,23 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.correlation import correlation_job_kwargs
 from core.log_masking import mask_phone
-from notifications import sms, tasks
+from notifications import sending, sms, tasks
 from notifications.audit import NotificationAction
-from notifications.models import SmsMessage, SmsStatus
+from notifications.models import (
+    SMS_REFERENCE_LENGTH,
+    STATUS_RANK,
+    TWILIO_STATUSES,
+    SmsMessage,
+    SmsStatus,
+)
 
 logger = logging.getLogger(__name__)
 
-# Twilio's limit; longer texts are refused, not split.
-SMS_BODY_MAX_LENGTH = 1600
+# Twilio's limit; longer texts are refused, not split. The reference line ("\nRef K7QX2M") counts.
+SMS_TEXT_MAX_LENGTH = 1600
+SMS_BODY_MAX_LENGTH = SMS_TEXT_MAX_LENGTH - len("\nRef ") - SMS_REFERENCE_LENGTH
 
-# How far along a message is. Callbacks arrive late, twice or out of order, and the send job and a
-# callback can race: a status only ever replaces one that is less far along.
-STATUS_RANK = {
-    SmsStatus.QUEUED: 0,
-    SmsStatus.SENDING: 1,
-    SmsStatus.SENT: 2,
-    SmsStatus.DELIVERED: 3,
-    SmsStatus.UNDELIVERED: 3,
-    SmsStatus.FAILED: 3,
-}
-
-# Twilio's message statuses, in our words. "read" is a delivery receipt some channels add.
-TWILIO_STATUSES = {
-    "accepted": SmsStatus.SENDING,
-    "scheduled": SmsStatus.SENDING,
-    "queued": SmsStatus.SENDING,
-    "sending": SmsStatus.SENDING,
-    "sent": SmsStatus.SENT,
-    "delivered": SmsStatus.DELIVERED,
-    "read": SmsStatus.DELIVERED,
-    "undelivered": SmsStatus.UNDELIVERED,
-    "failed": SmsStatus.FAILED,
-    "canceled": SmsStatus.FAILED,
-}
+__all__ = ["STATUS_RANK", "TWILIO_STATUSES", "customer_notify", "sms_notify", "sms_status_record"]
 
 
 def customer_notify(*, user: models.Model, about: models.Model | None, text: str) -> SmsMessage:
@@ -74,7 +58,10 @@ def sms_notify(*, user: models.Model, body: str, about: models.Model | None = No
     if not body:
         raise ValueError("An SMS needs a body.")
     if len(body) > SMS_BODY_MAX_LENGTH:
-        raise ValueError(f"An SMS body can be at most {SMS_BODY_MAX_LENGTH} characters.")
+        raise ValueError(
+            f"An SMS body can be at most {SMS_BODY_MAX_LENGTH} characters "
+            f"(Twilio's {SMS_TEXT_MAX_LENGTH}, less the reference line)."
+        )
     about_link = {}
     if about is not None:
         if about.pk is None:
@@ -110,8 +97,10 @@ def sms_status_record(
     """Record what Twilio says became of a message, never moving it backwards.
 
     A status only replaces one that is less far along, so replayed and out-of-order callbacks
-    ("sent" after "delivered") change nothing. A callback for a message we do not have, or whose
-    provider id is another, changes nothing and returns None.
+    ("sent" after "delivered") change nothing. A callback for a message we do not have changes nothing
+    and returns None. One naming another provider id than the one we hold is a second text of this
+    message at Twilio: it is recorded as a duplicate (`provider_duplicate_ids`) and nothing else
+    changes (None): a provider id once held is never replaced.
 
     If we never stored the provider's id (the worker stopped, or timed out, after Twilio had taken
     the message), the first callback supplies it and its status wins over our guess: the callback
@@ -122,9 +111,10 @@ def sms_status_record(
         logger.info("Status callback for unknown SMS %s ignored", message_id)
         return None
     if message.provider_message_id and message.provider_message_id != provider_message_id:
-        logger.warning(
-            "Status callback for SMS %s names another provider id (%s); ignored", message.pk, provider_message_id
-        )
+        # The callback URL names this message and Twilio signed it: Twilio holds a second text for
+        # it. Its status is not ours to take (we keep the first), but the customer was told twice.
+        if sending.sms_duplicates_add(message, [provider_message_id], found_by="status callback"):
+            message.save(update_fields=["provider_duplicate_ids"])
         return None
     status = TWILIO_STATUSES.get(provider_status)
     if status is None:
@@ -153,11 +143,15 @@ def sms_status_record(
             message.last_error = (
                 sms.twilio_delivery_error(error_code) if error_code else f"Twilio reported it {provider_status}"
             )
-            fields.append("last_error")
+            message.error_code = error_code[:8]
+            fields += ["last_error", "error_code"]
         elif status in (SmsStatus.SENT, SmsStatus.DELIVERED):
             message.sent_at = message.sent_at or message.status_changed_at
-            message.last_error = ""
-            fields += ["sent_at", "last_error"]
+            message.last_error = message.error_code = ""
+            fields += ["sent_at", "last_error", "error_code"]
+        elif message.error_code:  # Twilio has it now: whatever we could not do before is over
+            message.last_error = message.error_code = ""
+            fields += ["last_error", "error_code"]
     if fields:
         message.save(update_fields=fields)
     return message

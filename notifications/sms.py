@@ -6,15 +6,34 @@ A backend is chosen by `settings.SMS_BACKEND`, as Django chooses its email backe
   worker's log) and answers with a made-up message id.
 - `twilio`: Twilio's official SDK, `messages.create` with a delivery-status callback URL.
 
-`backend.send()` returns the provider's message id, or raises `SmsTemporaryError` (worth trying
-again later: network trouble, timeouts, 429, 5xx) or `SmsPermanentError` (trying again cannot
-help: an invalid or unsubscribed number). Their `reason` is safe to show staff and to log: phone
-numbers in it are masked.
+`backend.send()` returns the provider's message id, or raises one of:
+
+- `SmsNotSent`: the provider surely does not have the message, and the same request may succeed
+  later: the connection was refused, the name did not resolve, the connection or TLS handshake
+  timed out (nothing was sent), or Twilio answered 429 (20429, too many requests).
+- `SmsOutcomeUnknown`: the request may have reached the provider and its answer was lost: a read
+  timeout, a connection reset or closed after the request went out, a 5xx (Twilio may have
+  taken the message before failing). Twilio has no idempotency key, so resending blindly can
+  text the customer twice: the caller must `find()` it first.
+- `SmsConfigurationError`: Twilio refused our credentials (401, 20003): nothing was sent, and
+  nothing will be until someone fixes the settings; not the message's fault.
+- `SmsPermanentError`: the provider refused the message; sending it again would be refused again
+  (21211 invalid number, 21610 unsubscribed, …).
+
+`backend.find()` lists the provider's recent messages to a number and returns those carrying a
+message's reference: what the provider did with a send whose answer was lost. Its failures raise
+the same errors (a failed lookup sent nothing).
+
+Every `reason` is safe to show staff and to log: phone numbers in it are masked.
 """
 
+import json
+import re
 import sys
 import threading
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TextIO
 
 import requests
@@ -24,9 +43,11 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from urllib3.exceptions import MaxRetryError
 
 from core.log_masking import mask_phone, mask_phones_in
 from core.metrics import external_call
+from notifications.models import TWILIO_AUTHENTICATION_ERROR
 
 TWILIO_API_URL = "https://api.twilio.com"
 
@@ -50,9 +71,35 @@ class SmsError(Exception):
 class SmsTemporaryError(SmsError):
     """The provider could not take the message now; the same request may succeed later."""
 
+    code = ""  # the provider's error code, when it gave one
+
+
+class SmsNotSent(SmsTemporaryError):
+    """The provider surely does not have the message: it can be sent again as it is."""
+
+
+class SmsOutcomeUnknown(SmsTemporaryError):
+    """The provider may have the message: look it up before any resend."""
+
+
+class SmsConfigurationError(SmsTemporaryError):
+    """The provider refused our credentials: nothing was sent; messages wait for the settings."""
+
 
 class SmsPermanentError(SmsError):
     """The provider refused the message; sending it again would be refused again."""
+
+    code = ""
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    """A message the provider holds, as a lookup found it."""
+
+    id: str
+    status: str  # the provider's word ("queued", "sent", "delivered", "failed"…)
+    error_code: str
+    created_at: datetime | None
 
 
 class SmsBackend(Protocol):
@@ -60,6 +107,11 @@ class SmsBackend(Protocol):
 
     def send(self, *, to: str, body: str, status_callback: str | None) -> str:
         """Hand the message to the provider; return the provider's message id."""
+        ...
+
+    def find(self, *, to: str, reference: str, body: str, since: datetime) -> list[ProviderMessage]:
+        """The provider's messages to `to` created since `since` that carry `reference` (or, for a
+        message sent before references, whose text is `body`), oldest first."""
         ...
 
 
@@ -84,6 +136,10 @@ class ConsoleSmsBackend:
         stream.write(f"SMS to {mask_phone(to)} [{message_id}]\n{shown}\n-- end of SMS --\n")
         stream.flush()
         return message_id
+
+    def find(self, *, to: str, reference: str, body: str, since: datetime) -> list[ProviderMessage]:
+        # Printing never loses an answer: a message the console did not confirm was not printed.
+        return []
 
 
 class _TwilioHttpClient(TwilioHttpClient):
@@ -131,30 +187,109 @@ class TwilioSmsBackend:
             options["status_callback"] = status_callback
         try:
             message = self.client.messages.create(to=to, body=body, **options)
-        except (TwilioRestException, TwilioServiceException) as error:
-            raise _twilio_error(error) from error
-        except requests.Timeout as error:
-            raise SmsTemporaryError("Twilio did not answer in time.") from error
-        except requests.RequestException as error:
-            raise SmsTemporaryError(f"Could not reach Twilio ({type(error).__name__}).") from error
-        except TwilioException as error:
-            raise SmsTemporaryError(mask_phones_in(f"Twilio client error: {error}")) from error
+        except (TwilioException, requests.RequestException) as error:  # sorted into ours: the SDK's stay here
+            raise _sms_error(error, doing="send") from error
         if not message.sid:
-            raise SmsTemporaryError("Twilio answered without a message id.")
+            raise SmsOutcomeUnknown("Twilio answered without a message id.")
         return message.sid
+
+    @external_call("twilio", "message_lookup")
+    def find(self, *, to: str, reference: str, body: str, since: datetime) -> list[ProviderMessage]:
+        """Twilio's outbound messages to `to` since `since` carrying `reference`, oldest first.
+
+        Filtered by `To` only, not by `DateSent`: a message Twilio took and has not sent yet has no
+        `date_sent`, and a `DateSent` filter leaves it out, yet it is exactly the one looked for.
+        Twilio lists newest first, so reading stops at the first message older than `since`, or
+        after FIND_MAX_MESSAGES (a number with more texts than that in the window is not a
+        customer's phone).
+        """
+        token = re.compile(rf"\bRef {re.escape(reference)}\b") if reference else None
+        found = []
+        try:
+            for record in self.client.messages.stream(to=to, limit=FIND_MAX_MESSAGES, page_size=FIND_PAGE_SIZE):
+                if record.date_created is not None and record.date_created < since:
+                    break
+                if not str(record.direction or "").startswith("outbound"):
+                    continue
+                text = record.body or ""
+                if not (token.search(text) if token else text == body):
+                    continue
+                found.append(
+                    ProviderMessage(
+                        id=record.sid,
+                        status=str(record.status or ""),
+                        error_code=str(record.error_code or ""),
+                        created_at=record.date_created,
+                    )
+                )
+        except (TwilioException, requests.RequestException) as error:
+            raise _sms_error(error, doing="look up") from error
+        # Twilio lists newest first, and its times have whole seconds: its order breaks the ties.
+        found.reverse()
+        return sorted(found, key=lambda message: (message.created_at is None, message.created_at or since))
+
+
+# Twilio lists newest first; a lookup reads at most this many messages to one number.
+FIND_MAX_MESSAGES = 200
+FIND_PAGE_SIZE = 50
+
+
+def _sms_error(error: TwilioException | requests.RequestException, *, doing: str) -> SmsError:
+    """An exception from the SDK or the network, as one of our errors (see the module docstring)."""
+    if isinstance(error, (TwilioRestException, TwilioServiceException)):
+        return _twilio_error(error)
+    if isinstance(error, requests.ConnectTimeout):
+        return SmsNotSent(f"Could not reach Twilio to {doing} (connection timed out).")
+    if isinstance(error, requests.Timeout):
+        return SmsOutcomeUnknown(f"Twilio did not answer in time ({doing}).")
+    if isinstance(error, requests.ConnectionError):
+        # requests wraps a connection that could not be made (refused, DNS, TLS handshake) in a
+        # MaxRetryError; one that broke after the request went out (reset, closed) in a ProtocolError.
+        if error.args and isinstance(error.args[0], MaxRetryError):
+            return SmsNotSent(f"Could not reach Twilio to {doing} (ConnectionError).")
+        return SmsOutcomeUnknown(f"The connection to Twilio broke before it answered ({doing}).")
+    if isinstance(error, requests.RequestException):
+        return SmsOutcomeUnknown(f"Twilio's answer was lost ({type(error).__name__}, {doing}).")
+    if isinstance(error, TwilioException) and len(error.args) == 2 and isinstance(error.args[1], Response):
+        # A list page answered with an error: the SDK does not read Twilio's error document for us.
+        return _twilio_page_error(error.args[1])
+    # The SDK could not read Twilio's answer (a page that is not JSON…): it may have the message.
+    return SmsOutcomeUnknown(mask_phones_in(f"Twilio client error ({doing}): {error}"))
+
+
+def _twilio_page_error(response: Response) -> SmsError:
+    try:
+        document = json.loads(response.text)
+    except ValueError:
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
+    return _twilio_error_from(
+        status=response.status_code, code=document.get("code"), detail=str(document.get("message") or "")
+    )
 
 
 def _twilio_error(error: TwilioRestException | TwilioServiceException) -> SmsError:
-    status = error.status
     if isinstance(error, TwilioServiceException):
         detail = error.detail or error.title
     else:
         detail = str(error.msg).removeprefix("Unable to create record: ")
-    reason = mask_phones_in(f"Twilio error {error.code} (HTTP {status}): {detail}")
-    # Too many requests, or trouble on Twilio's side: the same request can succeed later.
-    if status == 429 or status >= 500:
-        return SmsTemporaryError(reason)
-    return SmsPermanentError(reason)
+    return _twilio_error_from(status=error.status, code=error.code, detail=detail)
+
+
+def _twilio_error_from(*, status: int, code: object, detail: str) -> SmsError:
+    reason = mask_phones_in(f"Twilio error {code or status} (HTTP {status}): {detail}")
+    code = str(code or "")
+    if status == 401 or code == TWILIO_AUTHENTICATION_ERROR:
+        failure: SmsError = SmsConfigurationError(reason)
+    elif status == 429:  # refused for now: not taken
+        failure = SmsNotSent(reason)
+    elif status >= 500:  # trouble on Twilio's side, perhaps after it took the message
+        failure = SmsOutcomeUnknown(reason)
+    else:
+        failure = SmsPermanentError(reason)
+    failure.code = code
+    return failure
 
 
 _backends = threading.local()

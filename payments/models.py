@@ -157,6 +157,35 @@ class GatewayEvent(models.Model):
         return f"{self.gateway} {self.type} {self.event_id}"
 
 
+class SandboxRefund(models.Model):
+    """A refund the sandbox gateway made, kept by its idempotency key, as Stripe keeps what it made.
+
+    So the sandbox answers a key the same way in every process: a retry from the reconciliation
+    command, another web process, or after a restart is a replay, and a refund whose answer was
+    lost (its `timeout` scenario) can be found by listing, as at Stripe. Written by the sandbox
+    only (`payments.gateway.sandbox`); `portal_refund_id` names our refund the way Stripe's
+    metadata does, by number (payments do not depend on refunds).
+    """
+
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    refund_id = models.CharField(max_length=64, unique=True)
+    payment_gateway_id = models.CharField(max_length=255)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=32, blank=True)
+    portal_refund_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["payment_gateway_id", "created_at"], name="sandbox_refund_payment"),
+            models.Index(fields=["portal_refund_id"], name="sandbox_refund_portal_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id} ({self.idempotency_key})"
+
+
 class CreditChangeRequest(models.Model):
     """A credit change over CREDITS_APPROVAL_THRESHOLD, waiting for a second staff member.
 

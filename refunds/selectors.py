@@ -1,11 +1,10 @@
 import uuid
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from accounts.models import User
 from core.money import money_to_decimal_text
 from payments.models import Payment
+from refunds.limits import refund_daily_cap
 from refunds.models import Refund
 from refunds.services import credits_for_amount, payment_refundable
 from refunds.services.approval_rules import ApprovalJudgement, refund_approval_headroom, refund_approval_judge
@@ -34,7 +33,7 @@ def refund_allowance(*, payment: Payment, staff: User, amount: int) -> RefundAll
         judgement=refund_approval_judge(payment=payment, actor=staff, amount=amount),
         headroom=refund_approval_headroom(payment=payment, actor=staff),
         daily_used=daily_cap_used(actor=staff, currency=payment.currency),
-        daily_cap=settings.REFUND_DAILY_CAP,
+        daily_cap=refund_daily_cap(currency=payment.currency),
     )
 
 

@@ -6,8 +6,11 @@ else (`STATSTAK_REQUIRE_2FA=ture` must not turn two-factor off).
 """
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
+
+from core.currencies import stripe_currency
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -79,6 +82,46 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in (_raw(name) or default).split(",") if item.strip()]
+
+
+_CURRENCY_AMOUNT = re.compile(r"^(?P<whole>[0-9]+)(?:\.(?P<fraction>[0-9]+))?$")
+
+
+def env_currency_amounts(name: str, default: str = "") -> dict[str, int]:
+    """Amounts per currency, `usd=500.00,jpy=50000,kwd=150.000`, as {"USD": 50000, "JPY": 50000,
+    "KWD": 150000} in Stripe's minor units (core.currencies).
+
+    Each amount is written in the currency itself with exactly Stripe's decimals for it (two for
+    USD and HUF, none for JPY, three for KWD), so the unit cannot be mistaken: a bare `usd=50000`,
+    which could mean cents, is refused, as are a code Stripe does not take, a code given twice, and
+    anything else that is not `code=amount`."""
+    raw = _raw(name)
+    text = raw if raw is not None else default
+    amounts: dict[str, int] = {}
+    for entry in (item.strip() for item in text.split(",")):
+        if not entry:
+            continue
+        code, equals, amount = (part.strip() for part in entry.partition("="))
+        if not equals:
+            raise EnvironmentRefused(f"{name}={text!r}: {entry!r} is not code=amount, like usd=500.00.")
+        currency = stripe_currency(code) if code.isascii() and code.isalpha() else None
+        if currency is None:
+            raise EnvironmentRefused(
+                f"{name}={text!r}: {code!r} is not a currency Stripe takes (see docs.stripe.com/currencies)."
+            )
+        if currency.code in amounts:
+            raise EnvironmentRefused(f"{name}={text!r}: {currency.code} is given twice.")
+        match = _CURRENCY_AMOUNT.match(amount) if amount.isascii() else None
+        fraction = (match.group("fraction") or "") if match else ""
+        if match is None or len(fraction) != currency.exponent:
+            example = "500" + ("." + "0" * currency.exponent if currency.exponent else "")
+            decimals = f"with its {currency.exponent} decimals" if currency.exponent else "without decimals"
+            raise EnvironmentRefused(
+                f"{name}={text!r}: {code}={amount!r} is not a {currency.code} amount written {decimals}, "
+                f"like {code.lower()}={example} (no thousands separators: commas separate the currencies)."
+            )
+        amounts[currency.code] = int(match.group("whole") + fraction)
+    return amounts
 
 
 def env_require(name: str, value: str, why: str) -> None:

@@ -10,6 +10,9 @@
   reconciliation have stopped, although pages are still served), and how long the oldest due job
   has waited (reported, for alerting: a backlog drains on its own). For monitoring and a deploy's
   smoke test, not for a load balancer (a web process is not at fault when no worker runs).
+  Also the text messages: 503 "Twilio refused the portal's credentials" while messages wait for
+  the SMS settings (401, error 20003: none is sent until someone fixes them), and how many are
+  unconfirmed (an answer lost, looked up before any resend) or left `sending` by a stopped worker.
 
 Both answer without a login and show no customer data: counts and names of checks only. Each
 answers 200 when its checks pass and 503 naming the failed check otherwise, so a load balancer
@@ -26,6 +29,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+from notifications.selectors import sms_health
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +106,21 @@ def queue_check() -> dict[str, float | int | None]:
     }
 
 
+def sms_check() -> dict[str, int]:
+    """Counts of the text messages that need an eye: waiting for the SMS settings, unconfirmed, stalled."""
+    try:
+        with transaction.atomic(), _bounded_cursor():
+            counts = sms_health()
+    except DatabaseError as error:
+        logger.warning("health: the text messages do not answer: %s", error)
+        raise CheckFailed("text messages unreadable") from error
+    return {
+        "waiting_for_credentials": counts.waiting_for_credentials,
+        "unconfirmed": counts.unconfirmed,
+        "stalled_sending": counts.stalled_sending,
+    }
+
+
 def _answer(checks: dict, failed: str | None, started: float, **extra) -> JsonResponse:
     body = {
         "status": "ok" if failed is None else "failing",
@@ -150,4 +170,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
                 )
 
         failed = _run(checks, "queue", queue_read)
-    return _answer(checks, failed, started, queue=queue or None)
+    sms: dict = {}
+    if failed is None:
+
+        def sms_read() -> None:
+            sms.update(sms_check())
+            if sms["waiting_for_credentials"]:
+                raise CheckFailed(
+                    "Twilio refused the portal's credentials (20003): "
+                    f"{sms['waiting_for_credentials']} text messages waiting"
+                )
+
+        failed = _run(checks, "sms", sms_read)
+    return _answer(checks, failed, started, queue=queue or None, sms=sms or None)

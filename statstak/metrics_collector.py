@@ -163,12 +163,12 @@ class BusinessStateCollector(Collector):
         messages = _gauge("statstak_sms_messages", "Text messages in the database, by status.", ["status"])
         oldest = _gauge(
             "statstak_sms_oldest_age_seconds",
-            "Age of the oldest message still queued (since it was written) or sending (since it was "
-            "handed to the provider); 0 when none.",
+            "Age of the oldest message still queued (since it was written), sending (since it was handed to "
+            "the provider) or unconfirmed (since its send was found interrupted); 0 when none.",
             ["status"],
         )
         found = dict.fromkeys(statuses, 0)
-        ages = dict.fromkeys((SmsStatus.QUEUED, SmsStatus.SENDING), 0.0)
+        ages = dict.fromkeys((SmsStatus.QUEUED, SmsStatus.SENDING, SmsStatus.UNCONFIRMED), 0.0)
         last_callback = 0.0
         cursor.execute(
             """SELECT status, count(*),
@@ -182,7 +182,7 @@ class BusinessStateCollector(Collector):
             found[key] = found.get(key, 0) + count
             if status == SmsStatus.QUEUED:
                 ages[status] = _seconds(created_age)
-            elif status == SmsStatus.SENDING:
+            elif status in (SmsStatus.SENDING, SmsStatus.UNCONFIRMED):
                 ages[status] = _seconds(changed_age)
             if status in TWILIO_CALLBACK_STATUSES:
                 last_callback = max(last_callback, _seconds(changed_last))

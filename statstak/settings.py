@@ -17,6 +17,7 @@ from statstak.environment import (
     EnvironmentRefused,
     env_bool,
     env_choice,
+    env_currency_amounts,
     env_float,
     env_int,
     env_list,
@@ -202,6 +203,16 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
 SMS_SEND_MAX_ATTEMPTS = env_int("SMS_SEND_MAX_ATTEMPTS", 8, minimum=1)
 SMS_RETRY_BACKOFF_SECONDS = env_float("SMS_RETRY_BACKOFF_SECONDS", 10)
 SMS_RETRY_BACKOFF_MAX_SECONDS = env_float("SMS_RETRY_BACKOFF_MAX_SECONDS", 900)
+# Twilio refusing the credentials (401, 20003): messages wait, retried this often, never failed for it.
+SMS_CONFIGURATION_RETRY_SECONDS = env_float("SMS_CONFIGURATION_RETRY_SECONDS", 600, minimum=1)
+# A message `sending` this long with no provider id was left by a dead worker: looked up, then sent
+# once. Well over a send's timeout, so a live send is never taken for a dead one.
+SMS_SENDING_STALLED_SECONDS = env_int("SMS_SENDING_STALLED_SECONDS", 300, minimum=60)
+if SMS_SENDING_STALLED_SECONDS < 6 * TWILIO_TIMEOUT_SECONDS:  # a lookup of a few pages, then the send
+    raise EnvironmentRefused(
+        f"SMS_SENDING_STALLED_SECONDS={SMS_SENDING_STALLED_SECONDS} must be at least 6 times TWILIO_TIMEOUT_SECONDS "
+        f"({6 * TWILIO_TIMEOUT_SECONDS:g}): a live send would be taken for a dead one."
+    )
 if PRODUCTION and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise EnvironmentRefused("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is.")
 if PRODUCTION and TWILIO_ACCOUNT_SID and not TWILIO_AUTH_TOKEN:
@@ -245,11 +256,17 @@ CREDITS_SUPPORT_DAILY_PER_STAFF = env_int("CREDITS_SUPPORT_DAILY_PER_STAFF", 200
 CREDITS_APPROVAL_THRESHOLD = env_int("CREDITS_APPROVAL_THRESHOLD", 1000)
 # A refund waits for a second staff member's approval when it, or it plus what was refunded in the
 # last REFUND_APPROVAL_WINDOW_HOURS on the same payment or customer (by the same staff member, or by
-# anyone), passes this (minor units of the payment's currency); one staff member may request at
-# most REFUND_DAILY_CAP per currency per UTC day.
+# anyone), passes the payment's currency's threshold; one staff member may request at most that
+# currency's daily cap per UTC day. Per currency, in the currency with Stripe's decimals
+# ("usd=500.00,jpy=75000,huf=180000.00,kwd=150.000"); a currency not listed falls back to the
+# single number, in minor units of whatever the currency is (50000: $500.00, ¥50,000, HUF 500,
+# 50.000 KWD), which no Stripe currency makes much looser than its US dollar reading, because
+# none has a minor unit worth much more than a US cent (refunds/limits.py).
 REFUND_APPROVAL_THRESHOLD = env_int("REFUND_APPROVAL_THRESHOLD", 50000)
+REFUND_APPROVAL_THRESHOLDS = env_currency_amounts("REFUND_APPROVAL_THRESHOLDS")
 REFUND_APPROVAL_WINDOW_HOURS = env_int("REFUND_APPROVAL_WINDOW_HOURS", 24, minimum=1)
 REFUND_DAILY_CAP = env_int("REFUND_DAILY_CAP", 500000)
+REFUND_DAILY_CAPS = env_currency_amounts("REFUND_DAILY_CAPS")
 
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25

@@ -116,15 +116,18 @@ def purchase_record(payment: Payment) -> Payment:
 _stripe_ids = count(1)
 
 
-def stripe_payment(*, gateway_id: str = "", amount: int = 10000, credits: int = 500, customer=None) -> Payment:
-    """A customer's Stripe payment as the portal records one from Stripe: with its purchase ledger entry."""
+def stripe_payment(
+    *, gateway_id: str = "", amount: int = 10000, credits: int = 500, customer=None, currency: str = "USD"
+) -> Payment:
+    """A customer's Stripe payment as the portal records one from Stripe: with its purchase ledger
+    entry. `amount` is in Stripe's minor units of `currency` (100000 HUF is 1,000 Ft)."""
     customer = customer or CustomerFactory()
     payment, _ = payment_record_from_gateway(
         user_id=customer.pk,
         gateway=Payment.Gateway.STRIPE,
         gateway_id=gateway_id or f"pi_3Portal{next(_stripe_ids):06d}",
         amount=amount,
-        currency="USD",
+        currency=currency,
         credits_bought=credits,
         description="Pro pack — 500 credits",
     )

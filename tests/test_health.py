@@ -57,7 +57,7 @@ def test_healthz_also_reports_the_queue_workers_and_due_jobs(client, live_worker
 
     assert response.status_code == 200
     body = answer(response)
-    assert body["checks"] == {"database": "ok", "migrations": "ok", "queue": "ok"}
+    assert body["checks"] == {"database": "ok", "migrations": "ok", "queue": "ok", "sms": "ok"}
     assert body["queue"]["workers"] == 1
     assert body["queue"]["last_worker_heartbeat_seconds"] < 5
     assert body["queue"]["due_jobs"] == 1

@@ -5,7 +5,8 @@ the middle of sending a text message through Twilio (a local server that takes i
   message is sent once;
 - it does not (Twilio hangs): the worker is killed at the bound, the job is left to the stalled-jobs
   housekeeping, which puts it back in the queue; run again, it sends nothing, because the message
-  may already have gone (it stays `sending` for a person to check). One request reached Twilio.
+  may already have gone (it stays `sending`, for the stalled-message recovery to look up at Twilio
+  later). One request reached Twilio.
 """
 
 import signal
@@ -107,4 +108,4 @@ def test_sigterm_during_a_send_that_hangs_releases_the_job_at_the_bound_without_
     assert job.attempts == 2  # it did run again
     assert len(twilio.requests) == 1  # and did not send again
     message.refresh_from_db()
-    assert message.status == SmsMessage.Status.SENDING  # may have gone: left for a person (SmsStuckSending)
+    assert message.status == SmsMessage.Status.SENDING  # may have gone: looked up at Twilio before any resend

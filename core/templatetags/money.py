@@ -16,5 +16,5 @@ def money(amount: int | None, currency: str) -> str:
 
 @register.filter
 def currency_exponent(currency: str) -> int:
-    """How many decimals the currency has: 2 for USD, 0 for JPY."""
+    """How many decimals an amount of the currency has at Stripe: 2 for USD and HUF, 0 for JPY."""
     return _currency_exponent(currency)

@@ -25,6 +25,7 @@ from payments.gateway.notices import GatewayEventNotice, Notice, NoticeIgnored, 
 from payments.gateway.sandbox import SandboxGateway
 from payments.gateway.stripe_api import (
     STRIPE_ACCEPTED_REFUND_REASONS,
+    STRIPE_API_VERSION,
     STRIPE_FAILURE_REASONS,
     STRIPE_REFUND_REASONS,
     StripeGateway,
@@ -35,6 +36,7 @@ from payments.gateway.stripe_events import stripe_event_notice, webhook_event
 
 __all__ = [
     "STRIPE_ACCEPTED_REFUND_REASONS",
+    "STRIPE_API_VERSION",
     "STRIPE_FAILURE_REASONS",
     "STRIPE_REFUND_REASONS",
     "Gateway",

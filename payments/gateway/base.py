@@ -6,8 +6,9 @@ Asked to refund, a gateway answers one of three ways, and the refund service act
 - `GatewayUnavailable`: no answer (timeout, connection error, 5xx, rate limit): the refund may or
   may not exist at the gateway, so it stays pending and is asked about again with the same key.
 
-Asked for the refunds it made in a window of time (whoever asked for them: the portal, or someone
-in the gateway's dashboard), a gateway lists them as `GatewayRefundListed`, for the drift report.
+Asked for the refunds it made in a window of time, or on one payment (whoever asked for them: the
+portal, or someone in the gateway's dashboard), a gateway lists them as `GatewayRefundListed`, for
+the drift report and for reconciliation.
 """
 
 from collections.abc import Iterator
@@ -81,8 +82,13 @@ class Gateway(Protocol):
         """The refund's current state at the gateway."""
         ...
 
-    def refunds_list(self, *, since: datetime, until: datetime) -> Iterator[GatewayRefundListed]:
-        """Every refund the gateway made in [since, until), whoever asked for it, newest first.
+    def refunds_list(
+        self, *, since: datetime | None = None, until: datetime | None = None, payment_gateway_id: str = ""
+    ) -> Iterator[GatewayRefundListed]:
+        """Every refund the gateway made in [since, until) (an end not given: open), whoever asked
+        for it, newest first; only those of one payment when `payment_gateway_id` is given (how
+        reconciliation finds a refund whose answer never reached us, by the portal refund id it
+        carries).
 
         Lazy: the gateway is asked a page at a time as the caller goes on. `GatewayUnavailable`
         (at any page) means the list is incomplete, so nothing may be concluded from what is missing.

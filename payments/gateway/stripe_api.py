@@ -11,10 +11,19 @@ from typing import Any
 
 import stripe
 
+from core.currencies import stripe_amount_problem
 from core.metrics import external_call
 from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable
 
 logger = logging.getLogger(__name__)
+
+# The API version this boundary was written for, sent with every request (`Stripe-Version`), so an
+# account whose default version is older or newer than ours answers in the shapes read here. It
+# is the version the installed SDK was generated for (stripe-python 16.1.0: `stripe.api_version`),
+# and at least 2024-10-28, the first for which Stripe sends `refund.*` events for charge refunds
+# (refunds made in the Dashboard, late failures). Upgrading the SDK means reading Stripe's
+# changelog up to its version and moving this pin with it (a test compares the two).
+STRIPE_API_VERSION = "2026-10-28.endive"
 
 
 # Stripe's failure codes, in words for the staff member who pressed the button: a refund's
@@ -62,6 +71,14 @@ def portal_refund_reason(stripe_reason: str) -> str:
     """Our reason for one of Stripe's (the first of ours listed for it), or "" when none of ours is
     (Stripe's own `expired_uncaptured_charge`, say)."""
     return next((ours for ours, theirs in STRIPE_REFUND_REASONS.items() if theirs == stripe_reason), "")
+
+
+def stripe_amount_check(*, amount: int, currency: str) -> None:
+    """Refuse, before anything is sent, an amount Stripe would refuse in its currency (a fraction of
+    an ISK, a third decimal of KWD that is not 0, docs.stripe.com/currencies): `GatewayDeclined`,
+    a definite no in words, since nothing reached Stripe."""
+    if problem := stripe_amount_problem(amount, currency):
+        raise GatewayDeclined(problem)
 
 
 def _stripe_reason(code: str | None, fallback: str = "") -> str:
@@ -131,6 +148,11 @@ def _stripe_unavailable(error: stripe.StripeError) -> GatewayUnavailable:
     return GatewayUnavailable(f"{type(error).__name__}{status}: {error.user_message or 'no answer'}")
 
 
+def _payment_field(payment_gateway_id: str) -> str:
+    """The parameter that names a payment at Stripe: a charge (`ch_…`) or a payment intent."""
+    return "charge" if payment_gateway_id.startswith("ch_") else "payment_intent"
+
+
 class StripeGateway:
     """Stripe's Refunds API through the official SDK.
 
@@ -149,6 +171,7 @@ class StripeGateway:
     def __init__(self, *, api_key: str, api_base: str | None = None, timeout: float = 20, max_retries: int = 2):
         self.client = stripe.StripeClient(
             api_key,
+            stripe_version=STRIPE_API_VERSION,
             base_addresses={"api": api_base} if api_base else None,
             # (connect, read): an unreachable Stripe is known quickly; a slow answer gets the full time.
             http_client=stripe.RequestsClient(timeout=(min(timeout, 5.0), timeout)),
@@ -169,7 +192,8 @@ class StripeGateway:
         portal_refund_id: int,
         portal_staff_id: int | None,
     ) -> GatewayRefund:
-        target = "charge" if payment_gateway_id.startswith("ch_") else "payment_intent"
+        stripe_amount_check(amount=amount, currency=currency)
+        target = _payment_field(payment_gateway_id)
         # Kept with the refund at Stripe, so that its webhook events can name our refund before
         # the answer to this call (and the refund's id) has reached us.
         metadata = {"portal_refund_id": str(portal_refund_id), "portal_staff_id": str(portal_staff_id or "")}
@@ -201,13 +225,25 @@ class StripeGateway:
             raise _stripe_unavailable(error) from error
         return stripe_refund_answer(refund.to_dict())
 
-    def refunds_list(self, *, since: datetime, until: datetime) -> Iterator[GatewayRefundListed]:
-        """Every refund made at Stripe in [since, until), newest first, 100 to a page (Stripe's
-        most), the next page asked for as the caller reaches it (the SDK's auto-pagination)."""
+    def refunds_list(
+        self, *, since: datetime | None = None, until: datetime | None = None, payment_gateway_id: str = ""
+    ) -> Iterator[GatewayRefundListed]:
+        """Every refund made at Stripe in [since, until) (either end open when not given), of one
+        payment when `payment_gateway_id` is given, newest first, 100 to a page (Stripe's most),
+        the next page asked for as the caller reaches it (the SDK's auto-pagination)."""
+        params: dict[str, Any] = {"limit": 100}
         # Stripe filters on whole seconds: the window rounded outwards, never losing an edge refund.
-        created = {"gte": math.floor(since.timestamp()), "lt": math.ceil(until.timestamp())}
+        created = {}
+        if since is not None:
+            created["gte"] = math.floor(since.timestamp())
+        if until is not None:
+            created["lt"] = math.ceil(until.timestamp())
+        if created:
+            params["created"] = created
+        if payment_gateway_id:
+            params[_payment_field(payment_gateway_id)] = payment_gateway_id
         try:
-            page = self.client.v1.refunds.list(params={"created": created, "limit": 100})
+            page = self.client.v1.refunds.list(params=params)
             for refund in page.auto_paging_iter():
                 yield stripe_refund_listed(refund.to_dict())
         except stripe.StripeError as error:

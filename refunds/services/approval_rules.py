@@ -1,7 +1,8 @@
 """When a refund needs a second person: the cumulative approval rules.
 
 A refund waits for approval (`awaiting_approval`) when, with its own amount added, any of these
-passes REFUND_APPROVAL_THRESHOLD (minor units; refunds in the payment's currency only), judged
+passes the approval threshold of the payment's currency (`limits.refund_approval_threshold`:
+REFUND_APPROVAL_THRESHOLDS, else REFUND_APPROVAL_THRESHOLD; refunds in that currency only), judged
 in this order, the first that applies being the one named:
 
 1. `refund`: the refund alone;
@@ -35,6 +36,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.money import money_format
 from payments.models import Payment
+from refunds.limits import refund_approval_threshold
 from refunds.models import Refund
 
 
@@ -101,7 +103,7 @@ class ApprovalJudgement:
 
 def refund_approval_judge(*, payment: Payment, actor: User, amount: int) -> ApprovalJudgement:
     """Which approval rule a refund of `amount` on `payment` by `actor` falls under, if any."""
-    threshold = settings.REFUND_APPROVAL_THRESHOLD
+    threshold = refund_approval_threshold(currency=payment.currency)
     totals = refund_totals(payment=payment, actor=actor)
     candidates: list[tuple[models.TextChoices, int]] = [
         (Refund.ApprovalRule.REFUND, amount),
@@ -120,4 +122,4 @@ def refund_approval_headroom(*, payment: Payment, actor: User) -> int:
     """The largest refund that goes ahead now without a second person (the broadest total, anyone's
     on the customer, bounds all the others)."""
     totals = refund_totals(payment=payment, actor=actor)
-    return max(settings.REFUND_APPROVAL_THRESHOLD - totals.any_customer, 0)
+    return max(refund_approval_threshold(currency=payment.currency) - totals.any_customer, 0)

@@ -20,7 +20,6 @@ refunds, or a refund and a credits change, can wait for each other but never dea
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Sum
@@ -28,11 +27,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
+from core.currencies import stripe_amount_problem
 from core.money import money_format
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for
 from payments.models import Payment
 from payments.services.locks import advisory_xact_lock
 from refunds.audit import RefundAction
+from refunds.limits import refund_daily_cap
 from refunds.models import Refund
 from refunds.services.approval_rules import refund_approval_judge
 from refunds.services.locks import (
@@ -206,6 +207,12 @@ def _refund_reserve(
             "can still be refunded on this payment.",
             field="amount",
         )
+    # A card refund Stripe would refuse in this currency (a fraction of an ISK, a third decimal of
+    # KWD that is not 0) is refused here in words, before anything is reserved; the gateway checks
+    # again before sending. A full refund of an old fractional ISK payment lands here too: Stripe's
+    # advice is a partial refund rounded down to a whole króna.
+    if type != Refund.Type.CREDITS and (problem := stripe_amount_problem(amount, locked.currency)):
+        raise RefundRefused(problem, field="amount")
     if type == Refund.Type.CREDITS:
         credits_delta = credits_for_amount(payment=locked, amount=amount)
         if credits_delta <= 0:
@@ -275,14 +282,15 @@ def daily_cap_used(*, actor: User, currency: str) -> int:
 
 
 def _daily_cap_check(*, actor: User, currency: str, amount: int) -> None:
-    """One staff member may request at most REFUND_DAILY_CAP per currency per UTC day.
+    """One staff member may request at most the currency's daily cap (`limits.refund_daily_cap`:
+    REFUND_DAILY_CAPS, else REFUND_DAILY_CAP) per currency per UTC day.
 
     Serialised per staff member with a transaction-level advisory lock, so that two refunds
     requested at the same moment on different payments cannot both slip under the cap.
     """
     advisory_xact_lock(DAILY_CAP_LOCKS, actor.pk)
     requested = daily_cap_used(actor=actor, currency=currency)
-    cap = settings.REFUND_DAILY_CAP
+    cap = refund_daily_cap(currency=currency)
     if requested + amount > cap:
         raise RefundRefused(
             f"That would bring your refunds today to {money_format(requested + amount, currency)}, over the daily "

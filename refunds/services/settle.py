@@ -130,7 +130,7 @@ def _refund_succeed(*, refund: Refund, payment: Payment, customer: User) -> None
 
 
 def refund_sms_body(*, refund: Refund, payment: Payment) -> str:
-    amount = money_format(refund.amount, refund.currency)
+    amount = money_format(refund.amount, refund.currency, plain_spaces=True)  # GSM-7 has no no-break space
     if refund.type == Refund.Type.CREDITS:
         return f"StatStak Labs: {amount} from your payment was added to your account as {refund.credits_delta} credits."
     return (
@@ -196,7 +196,7 @@ def refund_reverse(*, refund: Refund, failure_reason: str) -> Refund:
 
 
 def refund_reversal_sms_body(*, refund: Refund, credits_back: int) -> str:
-    amount = money_format(refund.amount, refund.currency)
+    amount = money_format(refund.amount, refund.currency, plain_spaces=True)  # GSM-7 has no no-break space
     credits = f" The {credits_back:,} credits we had removed are back on your account." if credits_back else ""
     return (
         f"StatStak Labs: a correction. Your bank returned our refund of {amount}, so it did not reach you.{credits} "

@@ -6,27 +6,31 @@ run's random numbers:
 
 - credit edits, fresh and stale;
 - refunds of every type, reason and amount (more than remains too), with Stripe answering
-  succeeded, pending, declined, already refunded, a 500 at its edge, or making the refund and
-  answering too late (the portal's read timeout);
+  succeeded, pending, requires_action, declined, already refunded, a 500 that it replays for the
+  key (having made the refund or not), or making the refund and answering too late (the portal's
+  read timeout; a request with the key meanwhile meets a 409);
 - double submits of one form;
 - crashes at the phase boundaries: the process dies after the reservation (before the gateway is
   asked), or after the gateway answered and before the answer is recorded;
 - approvals and rejections of large refunds;
 - Stripe's webhooks: pending refunds settling, a succeeded refund failing at the bank (reversal),
   refunds made in Stripe's Dashboard, every event sometimes delivered twice;
-- reconciliation runs;
+- reconciliation runs, some a day later (Stripe's idempotency keys expired: refunds Stripe never
+  made are released, never sent again with a new key);
 - text messages sent through the fake Twilio, answering ok, 500, an invalid number or too late,
-  and a worker dying in the middle of a send.
+  taking the message and losing its answer (read timeout, reset), a worker dying in the middle
+  of a send, and the stalled-message job recovering what dead workers left.
 
 After every step every rule of the books holds (`books.checks`), no refund is both lost and
 charged (a refund Stripe holds as succeeded is never failed, canceled or rejected in the
-portal), and no message's status ever moves backwards.
+portal), no message's status ever moves backwards, and Twilio never holds two texts of one message.
 
 A run is replayed exactly from its seed (`make simulate SEED=…`).
 """
 
 import contextlib
 import random
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +38,7 @@ from datetime import timedelta
 from unittest import mock
 
 from django.db import connection
+from django.db.models import F
 
 from accounts.models import User
 from accounts.roles import FINANCE
@@ -54,11 +59,28 @@ from refunds.services import (
     stripe_event_process,
 )
 from refunds.services import request as refund_request
+from refunds.services.reconcile import RELEASED_REASON
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
 from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
-from tests.fakes.twilio import FakeTwilio, error, hang
+from tests.fakes.twilio import FakeTwilio, accept_then_error, accept_then_hang, accept_then_reset, error, hang
 
-FAULTS = ["", "", "", "", "pending", "card_declined", "already_refunded", "500", "hold"]
+FAULTS = [
+    "",
+    "",
+    "",
+    "",
+    "pending",
+    "requires_action",
+    "card_declined",
+    "already_refunded",
+    "500",
+    "500_refunded",
+    "hold",
+]
+SMS_FATES = [
+    *("ok", "ok", "500", "invalid number", "too late"),
+    *("taken, answer lost", "taken, reset", "taken, 500", "worker dies", "worker dies after sending"),
+]
 
 
 class Crash(Exception):
@@ -84,11 +106,10 @@ def world_reset(stripe: FakeStripe, twilio: FakeTwilio | None = None) -> None:
     User.objects.filter(is_staff=False).delete()
     stripe.refunds.clear()
     stripe.kept.clear()
+    stripe.payments.clear()
     stripe.faults.clear()
     if twilio is not None:
-        twilio._answers.clear()
-        twilio.requests.clear()
-        twilio.accepted.clear()
+        twilio.clear()
 
 
 def simulation_staff() -> list[User]:
@@ -119,6 +140,8 @@ class Run:
                     user=customer, gateway="stripe", gateway_id=gateway_id, amount=amount, credits_bought=amount // 20
                 )
                 purchase_record(payment)
+                # Stripe knows the payment: it refuses a refund of more than remains on it.
+                self.stripe.payment(gateway_id, currency=payment.currency, amount=amount)
                 self.payments.append(payment)
 
     # Steps.
@@ -138,8 +161,8 @@ class Run:
             # that is neither refused nor held for approval.
             return self._crash_refund(payment, crash)
         fault = self.rng.choice(FAULTS)
-        self.stripe.refund_status = "pending" if fault == "pending" else "succeeded"
-        self.stripe.faults = [fault] if fault not in ("", "pending") else []
+        self.stripe.refund_status = fault if fault in ("pending", "requires_action") else "succeeded"
+        self.stripe.faults = [fault] if fault not in ("", "pending", "requires_action") else []
         arguments = dict(
             payment=payment,
             type=self.rng.choice(list(Refund.Type)),
@@ -199,7 +222,7 @@ class Run:
         refund = self.rng.choice(waiting)
         deciders = [member for member in self.staff if member.pk != refund.requested_by_id]
         if self.rng.random() < 0.7:
-            self.stripe.faults = [self.rng.choice(["", "", "500", "card_declined"])]
+            self.stripe.faults = [self.rng.choice(["", "", "500", "500_refunded", "card_declined"])]
             self.stripe.faults = [fault for fault in self.stripe.faults if fault]
             refund_approve(refund=refund, approver=self.rng.choice(deciders))
             return "approve"
@@ -211,7 +234,7 @@ class Run:
         choice = self.rng.random()
         if at_stripe and choice < 0.5:
             refund_object = self.stripe.refunds[self.rng.choice(at_stripe)]
-            if refund_object["status"] == "pending":
+            if refund_object["status"] in ("pending", "requires_action"):
                 refund_object["status"] = self.rng.choice(["succeeded", "succeeded", "failed", "canceled"])
             elif refund_object["status"] == "succeeded" and self.rng.random() < 0.3:
                 refund_object["status"] = "failed"  # the bank sent it back
@@ -247,22 +270,35 @@ class Run:
         return stripe_event("refund.created", dict(refund_object))
 
     def sms_send(self) -> str:
-        queued = list(SmsMessage.objects.filter(status="queued").order_by("pk").values_list("pk", flat=True)[:10])
+        if self.twilio is not None and self.rng.random() < 0.15:
+            # The stalled-message job: what dead workers left `sending` is looked up next.
+            sending.sms_stalled_recover(resend=lambda message_id: None, older_than=timedelta(0))
+            return "sms stalled recovered"
+        waiting = SmsMessage.objects.filter(status__in=["queued", "unconfirmed"]).order_by("pk")
+        queued = list(waiting.values_list("pk", flat=True)[:10])
         if self.twilio is None or not queued:
             return "no message to send"
         message_id = self.rng.choice(queued)
-        fate = self.rng.choice(["ok", "ok", "500", "invalid number", "too late", "worker dies"])
-        answers = {"500": error(500), "invalid number": error(400, 21211, "Invalid 'To' number"), "too late": hang(0.4)}
+        fate = self.rng.choice(SMS_FATES)
+        answers = {
+            "500": error(500),
+            "invalid number": error(400, 21211, "Invalid 'To' number"),
+            "too late": hang(0.4),
+            "taken, answer lost": accept_then_hang(0.4),
+            "taken, reset": accept_then_reset(),
+            "taken, 500": accept_then_error(500),
+        }
         if fate in answers:
             self.twilio.will_answer(answers[fate])
         try:
-            if fate == "worker dies":
-                with mock.patch.object(sending.sms, "sms_backend", return_value=_DyingBackend()):
+            if fate.startswith("worker dies"):
+                dying = _DyingBackend(sending.sms.sms_backend(), after_sending=fate == "worker dies after sending")
+                with mock.patch.object(sending.sms, "sms_backend", return_value=dying):
                     sending.sms_send(message_id=message_id)
             else:
                 sending.sms_send(message_id=message_id)
         except SmsTemporaryError:
-            pass  # back to queued: the queue's retry sends it again later
+            pass  # back to queued or unconfirmed: the queue's retry tries again later
         except WorkerDied:
             return "worker died mid-send"
         finally:
@@ -272,8 +308,23 @@ class Run:
     def reconcile(self) -> str:
         self.stripe.faults = [self.rng.choice(["", "", "", "500"])]
         self.stripe.faults = [fault for fault in self.stripe.faults if fault]
+        if self.rng.random() < 0.2:
+            self._a_day_passes()
+            results = refunds_reconcile(older_than=timedelta(0))
+            self.done["refund released a day later"] += sum(result.note == RELEASED_REASON for result in results)
+            return "reconcile a day later"
         refunds_reconcile(older_than=timedelta(0))
         return "reconcile"
+
+    def _a_day_passes(self) -> None:
+        """A day and an hour pass for the refunds and for Stripe: idempotency keys expire, and a
+        refund Stripe never made is released by the next reconciliation (never sent again)."""
+        passed = timedelta(hours=25)
+        Refund.objects.update(
+            created_at=F("created_at") - passed,
+            decided_at=F("decided_at") - passed,  # null stays null
+        )
+        self.stripe.clock_advance(hours=25)
 
     # The run.
 
@@ -311,6 +362,15 @@ class Run:
         )
         if lost.exists():
             raise InvariantBroken(f"charged at Stripe, failed in the portal: {list(lost.values_list('pk', 'status'))}")
+        if self.twilio is not None:
+            texts = Counter(
+                found.group(1)
+                for text in self.twilio.messages
+                if (found := re.search(r"\nRef (\w+)$", text["body"] or ""))
+            )
+            twice = [reference for reference, count in texts.items() if count > 1]
+            if twice:
+                raise InvariantBroken(f"Twilio holds two texts of the messages with references {twice}")
         for message_id, status in SmsMessage.objects.values_list("pk", "status"):
             before = self.statuses.get(message_id)
             if before is not None and STATUS_RANK[status] < STATUS_RANK[before]:
@@ -333,9 +393,18 @@ class Run:
 
 
 class _DyingBackend:
-    """An SMS backend whose worker dies during the provider call."""
+    """An SMS backend whose worker dies during the provider call (lookups still answer)."""
 
     name = "twilio"
 
+    def __init__(self, backend, *, after_sending: bool) -> None:
+        self.backend = backend
+        self.after_sending = after_sending
+
     def send(self, **kwargs):
+        if self.after_sending:
+            self.backend.send(**kwargs)
         raise WorkerDied
+
+    def find(self, **kwargs):
+        return self.backend.find(**kwargs)

@@ -1,13 +1,28 @@
 """Stripe, as far as the portal uses it: the Refunds API on a local server, and signed webhook events.
 
-`FakeStripe` keeps Stripe's idempotency rule: the first answer to an Idempotency-Key is kept and
-replayed to any later request with that key (500s at Stripe's edge excepted: nothing was done, so
-nothing is kept), and the same key with other parameters is a 400. It checks the create request's
-parameters as Stripe's API reference states them (`POST /v1/refunds`), and a request it refuses as
-invalid keeps nothing for its key, as at Stripe, where a request that fails validation never
-reached the endpoint. Its list of refunds (`GET /v1/refunds`) pages as Stripe's does: newest
-first, `limit` (1 to 100, default 10) to a page, `starting_after` the last id of the page before,
-`has_more` while any remain; the parameters are checked as strictly.
+`FakeStripe` is as strict as Stripe where money goes wrong (Stripe's OpenAPI description of
+`POST /v1/refunds` and `GET /v1/refunds`, and its API reference on idempotent requests):
+
+- Every request names the API version it was written for (`Stripe-Version`), and one at least as
+  new as the portal's webhooks need (2024-10-28: from then on Stripe sends `refund.*` events for
+  charge refunds); else a 400. (Stripe itself would fall back to the account's default version:
+  the fake refuses, so a client that forgets to pin fails here, not silently in production.)
+- The create request's parameters are checked: no unknown one, exactly one of `charge` and
+  `payment_intent`, `reason` one of Stripe's three, `amount` a positive integer that the payment's
+  currency can take (its own table of Stripe's currency rules below, not the portal's), metadata
+  within Stripe's limits. A request that fails validation keeps nothing for its key, as at Stripe,
+  where it never reached the endpoint.
+- Idempotency: the first answer to a key is kept and replayed (with `Idempotent-Replayed: true`)
+  to any later request with that key, 500s included: a 500 from the endpoint is kept like any
+  answer. Only errors before the endpoint (429, a 503 at Stripe's edge, an invalid request) keep
+  nothing. The same key with other parameters is a 400 `idempotency_error`; a request while
+  another with its key is still being answered is a 409 (`idempotency_key_in_use`); a key is
+  forgotten 24 hours after its first use, by the fake's clock (`clock_advance`), so the same key
+  after that is a new request.
+- Refunds take Stripe's statuses: `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
+- Its list of refunds (`GET /v1/refunds`) pages as Stripe's does: newest first, `limit` (1 to 100,
+  default 10) to a page, `starting_after` the last id of the page before, `has_more` while any
+  remain, `charge`/`payment_intent` to list one payment's; the parameters are checked as strictly.
 """
 
 import hashlib
@@ -16,6 +31,7 @@ import json
 import re
 import threading
 import time
+from dataclasses import dataclass
 from itertools import count
 
 from werkzeug import Request, Response
@@ -23,8 +39,14 @@ from werkzeug import Request, Response
 API_KEY = "sk_test_portal_51Hx"
 WEBHOOK_SECRET = "whsec_test_portal"
 
+# The oldest API version the portal may speak: before it, Stripe sends no `refund.*` events for
+# charge refunds, so refunds made in the Dashboard and late failures would never reach the portal.
+OLDEST_API_VERSION = "2024-10-28"
+API_VERSION_FORMAT = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.[a-z]+)?$")
+
 # Stripe's reasons for a refund; anything else is refused (the portal's own "other" travels in metadata).
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
 # The create request's parameters (Stripe's OpenAPI description: `additionalProperties: false`).
 REFUND_CREATE_PARAMS = {
     "amount",
@@ -46,6 +68,29 @@ REFUND_LIST_PARAMS = {"charge", "created", "ending_before", "expand", "limit", "
 # `created` as a range: each bound a Unix time.
 CREATED_BOUNDS = {"gt", "gte", "lt", "lte"}
 
+# Metadata (Stripe's API reference, "Metadata"): up to 50 keys, keys up to 40 characters and
+# without square brackets, values up to 500 characters.
+METADATA_MAX_KEYS = 50
+METADATA_MAX_KEY_LENGTH = 40
+METADATA_MAX_VALUE_LENGTH = 500
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# Stripe keeps a key's first answer for (at least) 24 hours; the fake forgets it at 24 hours.
+IDEMPOTENCY_KEY_WINDOW_SECONDS = 24 * 3600
+
+# Stripe's currency rules (docs.stripe.com/currencies), stated here for the fake alone: a fake that
+# took the portal's table would agree with the portal's mistakes. Amounts are in the currency's
+# minor unit as Stripe counts it:
+# - zero-decimal currencies: the amount is whole units (¥500 is 500); any positive integer;
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
+# - three-decimal currencies: thousandths, and the last digit must be 0 (5.124 KWD cannot be sent);
+THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+# - ISK: two decimals in the API, but whole krónur only (a multiple of 100) since April 2023;
+WHOLE_UNITS_IN_CENTS_CURRENCIES = frozenset({"isk"})
+# - HUF and TWD: two decimals in the API, fractions allowed for charges and refunds (only payouts
+#   must be whole units); every other currency: two decimals.
+
 _ids = count(1)
 
 
@@ -62,11 +107,80 @@ def stripe_error(
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
+    headers = {"Request-Id": f"req_Fake{next(_ids):010d}"} | (headers or {})
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
 
 
-def refund_create_problem(params: dict[str, str]) -> tuple[int, dict] | None:
-    """Stripe's 400 for create-refund parameters it would refuse, or None when they are valid."""
+def api_version_problem(version: str | None) -> tuple[int, dict] | None:
+    """The 400 for a request without a pinned API version, or one older than the portal needs."""
+    if not version:
+        return stripe_error(
+            400,
+            "invalid_request_error",
+            "FakeStripe: no Stripe-Version header; the portal must pin the API version it was written for.",
+        )
+    matched = API_VERSION_FORMAT.match(version)
+    if matched is None:
+        return stripe_error(400, "invalid_request_error", f"Invalid Stripe API version: {version}")
+    if matched.group(1) < OLDEST_API_VERSION:
+        return stripe_error(
+            400,
+            "invalid_request_error",
+            f"FakeStripe: API version {version} is older than {OLDEST_API_VERSION}, the first that sends "
+            "refund.* events for charge refunds.",
+        )
+    return None
+
+
+def currency_amount_problem(amount: int, currency: str) -> tuple[int, dict] | None:
+    """Stripe's 400 for an amount the currency cannot take, or None."""
+    currency = currency.lower()
+    if currency in THREE_DECIMAL_CURRENCIES and amount % 10:
+        return stripe_error(
+            400,
+            "invalid_request_error",
+            f"Invalid amount: {currency.upper()} is a three-decimal currency and its amounts must end in 0 "
+            f"(got {amount}).",
+            "parameter_invalid",
+            "amount",
+        )
+    if currency in WHOLE_UNITS_IN_CENTS_CURRENCIES and amount % 100:
+        return stripe_error(
+            400,
+            "invalid_request_error",
+            f"Invalid amount. Currency {currency.upper()} has become effectively zero-decimal and charged amounts "
+            "must be evenly divisible by 100. See https://stripe.com/docs/currencies#special-cases for more "
+            "information.",
+            "invalid_charge_amount_no_decimal_compatible",
+            "amount",
+        )
+    return None
+
+
+def metadata_problem(params: dict[str, str]) -> tuple[int, dict] | None:
+    """Stripe's 400 for metadata beyond its limits, or None."""
+
+    def invalid(message: str) -> tuple[int, dict]:
+        return stripe_error(400, "invalid_request_error", message, "parameter_invalid", "metadata")
+
+    keys = [name[len("metadata[") : -1] for name in params if name.startswith("metadata[") and name.endswith("]")]
+    if len(keys) > METADATA_MAX_KEYS:
+        return invalid(
+            f"Invalid metadata: metadata can have up to {METADATA_MAX_KEYS} keys, but {len(keys)} were sent."
+        )
+    for key in keys:
+        if "[" in key or "]" in key:
+            return invalid(f"Invalid metadata: keys cannot contain '[' or ']' (got {key!r}).")
+        if len(key) > METADATA_MAX_KEY_LENGTH:
+            return invalid(f"Invalid metadata: keys can be up to {METADATA_MAX_KEY_LENGTH} characters long.")
+        if len(params[f"metadata[{key}]"]) > METADATA_MAX_VALUE_LENGTH:
+            return invalid(f"Invalid metadata: values can be up to {METADATA_MAX_VALUE_LENGTH} characters long.")
+    return None
+
+
+def refund_create_problem(params: dict[str, str], currency: str = "usd") -> tuple[int, dict] | None:
+    """Stripe's 400 for create-refund parameters it would refuse (on a payment in `currency`), or
+    None when they are valid."""
 
     def invalid(message: str, param: str) -> tuple[int, dict]:
         return stripe_error(400, "invalid_request_error", message, "parameter_invalid", param)
@@ -98,7 +212,9 @@ def refund_create_problem(params: dict[str, str]) -> tuple[int, dict] | None:
         return invalid(f"Invalid integer: {params['amount']}", "amount")
     if int(params["amount"]) < 1:
         return invalid("Invalid positive integer", "amount")
-    return None
+    if problem := currency_amount_problem(int(params["amount"]), currency):
+        return problem
+    return metadata_problem(params)
 
 
 def refund_list_problem(params: dict[str, str]) -> tuple[int, dict] | None:
@@ -142,44 +258,91 @@ def _created_within(refund: dict, params: dict[str, str]) -> bool:
     )
 
 
+@dataclass
+class Kept:
+    """What Stripe keeps for an idempotency key: the first request's parameters and its answer."""
+
+    params: dict[str, str]
+    status: int
+    body: dict
+    at: float  # when the key was first used, by the fake's clock
+
+
 class FakeStripe:
     """Stripe's Refunds API, as far as the portal uses it, on pytest-httpserver.
 
     `faults` are what the next create requests meet, first to last:
-    - "500", "503", "429": an error before Stripe did anything (at its edge): nothing is kept, so
-      the same key sent again is a new attempt;
+    - "500": the endpoint began and failed, making nothing; the 500 is kept for the key and
+      replayed to every request with it (Stripe's rule), until the key expires;
+    - "500_refunded": the endpoint made the refund and then failed: the refund exists at Stripe
+      (listed, retrievable), and the 500 is what is kept and replayed for the key;
+    - "503", "429": an error at Stripe's edge, before the endpoint: nothing is kept, so the same
+      key sent again is a new attempt;
     - "already_refunded", "card_declined", "no_such_payment": Stripe's refusal, kept for the key;
     - "hold": Stripe makes the refund and keeps the answer, but holds the response until the test
-      calls `release()` (the portal's read timeout expires first, unless it waits long enough).
-    A request with invalid parameters is refused before any refusal or hold is used up.
+      calls `release()` (the portal's read timeout expires first, unless it waits long enough);
+      meanwhile the key is in use: another request with it gets a 409.
+    A request with invalid parameters is refused before any fault is used up.
     New refunds get the status `refund_status`; tests change `refunds[id]` to move them on, or
-    add one (`stripe_refund(...)`) as if made in Stripe's Dashboard.
+    add one (`stripe_refund(...)`) as if made in Stripe's Dashboard. `payment(...)` tells the fake a
+    payment's currency (and amount, to refuse a refund of more than remains); unknown payments are
+    in USD. `clock_advance(...)` moves the fake's clock (refunds' `created`, keys' expiry).
     """
 
     def __init__(self, server):
         self.server = server
         self.refunds: dict[str, dict] = {}
-        self.kept: dict[str, tuple[dict, int, dict]] = {}  # Idempotency-Key → (params, status, body)
+        self.kept: dict[str, Kept] = {}  # Idempotency-Key → what Stripe keeps for it
+        self.payments: dict[str, dict] = {}  # a payment's id → {"currency": "usd", "amount": int | None}
         self.faults: list[str] = []
         self.refund_status = "succeeded"
+        self.clock_offset = 0.0  # seconds the fake's clock is ahead of the real one
         # How long a "hold" keeps its answer back unless released (past the portal's read timeout).
         self.hold_seconds = 10.0
         self.held = threading.Event()  # set when a "hold" request has arrived
         self._release = threading.Event()
         # The server answers each request in its own thread: one request at a time reads and
-        # writes what Stripe keeps (a held answer waits outside it).
+        # writes what Stripe keeps (a held answer waits outside it, its key marked in use).
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
+        self.in_use: set[str] = set()  # keys whose request is still being answered
         server.expect_request("/v1/refunds", method="POST").respond_with_handler(self._create)
         server.expect_request("/v1/refunds", method="GET").respond_with_handler(self._list)
         server.expect_request(re.compile(r"^/v1/refunds/[A-Za-z0-9_]+$"), method="GET").respond_with_handler(
             self._retrieve
         )
 
+    # What a test steers.
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def clock_advance(self, *, hours: float = 0, minutes: float = 0, seconds: float = 0) -> None:
+        self.clock_offset += hours * 3600 + minutes * 60 + seconds
+
+    def payment(self, gateway_id: str, *, currency: str, amount: int | None = None) -> None:
+        """A payment Stripe knows, in `currency` (and of `amount`, when given: a refund of more
+        than remains on it is refused, as at Stripe)."""
+        self.payments[gateway_id] = {"currency": currency.lower(), "amount": amount}
+
     def release(self) -> None:
+        """Let held answers go, and wait until they are sent (their keys free again)."""
         self._release.set()
+        with self._answered:
+            self._answered.wait_for(lambda: not self.in_use, timeout=5)
+
+    # What a test reads.
 
     def creates(self) -> list[Request]:
         return [request for request, _ in self.server.log if request.method == "POST"]
+
+    def create_answers(self) -> list[tuple[int, dict, dict]]:
+        """Each create request's answer as sent: (status, body, headers)."""
+        return [
+            (response.status_code, json.loads(response.get_data()), dict(response.headers))
+            for request, response in self.server.log
+            if request.method == "POST"
+        ]
 
     def lookups(self) -> list[Request]:
         """Requests for one refund (`GET /v1/refunds/<id>`)."""
@@ -189,46 +352,91 @@ class FakeStripe:
         """Requests for a page of the list of refunds (`GET /v1/refunds`)."""
         return [request for request, _ in self.server.log if request.method == "GET" and request.path == "/v1/refunds"]
 
+    # Stripe.
+
     def _create(self, request: Request) -> Response:
+        if problem := api_version_problem(request.headers.get("Stripe-Version")):
+            return _json(problem[1], problem[0])
+        key = request.headers.get("Idempotency-Key", "")
         with self._lock:
-            status, body, headers, fault = self._create_answer(request)
+            status, body, headers, fault = self._create_answer(request, key)
         if fault == "hold":
             self.held.set()
             self._release.wait(timeout=self.hold_seconds)
+            with self._answered:
+                self.in_use.discard(key)
+                self._answered.notify_all()
         return _json(body, status, headers)
 
-    def _create_answer(self, request: Request) -> tuple[int, dict, dict, str]:
+    def _create_answer(self, request: Request, key: str) -> tuple[int, dict, dict, str]:
         params = request.form.to_dict()
-        key = request.headers.get("Idempotency-Key", "")
-        if key and key in self.kept:
-            first_params, status, body = self.kept[key]
-            if first_params != params:
+        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            status, body = stripe_error(
+                400,
+                "invalid_request_error",
+                f"Invalid idempotency key: it can be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters long.",
+            )
+            return status, body, {}, ""
+        if key in self.in_use:
+            status, body = stripe_error(
+                409,
+                "idempotency_error",
+                "There is currently another in-progress request using this Idempotent Key (that probably means you "
+                "submitted twice, and that's fine). Please try again later.",
+                "idempotency_key_in_use",
+            )
+            return status, body, {}, ""
+        kept = self.kept.get(key) if key else None
+        if kept is not None and self.now() - kept.at >= IDEMPOTENCY_KEY_WINDOW_SECONDS:
+            del self.kept[key]  # pruned: the same key now starts a new request
+            kept = None
+        if kept is not None:
+            if kept.params != params:
                 status, body = stripe_error(
                     400,
                     "idempotency_error",
                     f"Keys for idempotent requests can only be used with the same "
-                    f"parameters they were first used with. Try using a key other than '{key}'.",
+                    f"parameters they were first used with. Try using a key other than '{key}' if you meant "
+                    "to execute a different request.",
                 )
                 return status, body, {}, ""
-            return status, body, {"Idempotent-Replayed": "true"}, ""
+            return kept.status, kept.body, {"Idempotent-Replayed": "true"}, ""
 
         fault = self.faults[0] if self.faults else ""
-        if fault in ("500", "503", "429"):
+        if fault in ("503", "429"):  # at Stripe's edge, before the idempotency layer: nothing kept
             self.faults.pop(0)
             if fault == "429":
                 status, body = stripe_error(429, "invalid_request_error", "Too many requests", "rate_limit")
             else:
-                status, body = stripe_error(int(fault), "api_error", "An unknown error occurred")
+                status, body = stripe_error(503, "api_error", "Stripe is temporarily unavailable.")
             return status, body, {}, ""
-        problem = refund_create_problem(params)
+        target = params.get("payment_intent") or params.get("charge", "")
+        payment = self.payments.get(target, {"currency": "usd", "amount": None})
+        problem = refund_create_problem(params, payment["currency"])
         if problem is not None:
             return *problem, {}, ""
         if fault:
             self.faults.pop(0)
-        target = params.get("payment_intent") or params.get("charge", "")
-        if fault == "already_refunded":
+        remaining = None
+        if payment["amount"] is not None:
+            taken = sum(
+                refund["amount"]
+                for refund in self.refunds.values()
+                if target in (refund["payment_intent"], refund["charge"])
+                and refund["status"] in ("pending", "requires_action", "succeeded")
+            )
+            remaining = payment["amount"] - taken
+        if fault == "already_refunded" or remaining == 0:
             status, body = stripe_error(
                 400, "invalid_request_error", f"Charge {target} has already been refunded.", "charge_already_refunded"
+            )
+        elif remaining is not None and int(params["amount"]) > remaining:
+            status, body = stripe_error(
+                400,
+                "invalid_request_error",
+                f"Refund amount ({params['amount']}) is greater than unrefunded amount on charge ({remaining})",
+                "amount_too_large",
+                "amount",
             )
         elif fault == "card_declined":
             status, body = stripe_error(402, "card_error", "Your card was declined.", "card_declined")
@@ -236,31 +444,42 @@ class FakeStripe:
             status, body = stripe_error(
                 400, "invalid_request_error", f"No such payment_intent: '{target}'", "resource_missing"
             )
+        elif fault == "500":
+            status, body = stripe_error(500, "api_error", "An unknown error occurred")
         else:
-            refund = self._refund_make(params)
+            refund = self._refund_make(params, payment["currency"])
             self.refunds[refund["id"]] = refund
             status, body = 200, refund
+            if fault == "500_refunded":
+                status, body = stripe_error(500, "api_error", "An unknown error occurred")
         if key:  # without a key Stripe keeps nothing: the same request again is another refund
-            self.kept[key] = (params, status, body)
+            self.kept[key] = Kept(params=params, status=status, body=body, at=self.now())
+            if fault == "hold":
+                self.in_use.add(key)
         return status, body, {}, fault
 
-    def _refund_make(self, params: dict) -> dict:
+    def _refund_make(self, params: dict, currency: str) -> dict:
+        if self.refund_status not in REFUND_STATUSES:
+            raise ValueError(f"FakeStripe: {self.refund_status!r} is not one of Stripe's refund statuses.")
         refund_id = f"re_3Fake{next(_ids):06d}"
         return {
             "id": refund_id,
             "object": "refund",
             "amount": int(params["amount"]),
-            "currency": "usd",
+            "currency": currency,
             "charge": params.get("charge") or "ch_3FakeCharge",
             "payment_intent": params.get("payment_intent"),
             "reason": params.get("reason"),
             "status": self.refund_status,
             "failure_reason": None,
+            "next_action": {"type": "display_details"} if self.refund_status == "requires_action" else None,
             "metadata": {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")},
-            "created": int(time.time()),
+            "created": int(self.now()),
         }
 
     def _list(self, request: Request) -> Response:
+        if problem := api_version_problem(request.headers.get("Stripe-Version")):
+            return _json(problem[1], problem[0])
         params = request.args.to_dict()
         problem = refund_list_problem(params)
         if problem is not None:
@@ -287,6 +506,8 @@ class FakeStripe:
         return _json({"object": "list", "url": "/v1/refunds", "has_more": len(listed) > limit, "data": listed[:limit]})
 
     def _retrieve(self, request: Request) -> Response:
+        if problem := api_version_problem(request.headers.get("Stripe-Version")):
+            return _json(problem[1], problem[0])
         with self._lock:
             refund = self.refunds.get(request.path.rsplit("/", 1)[1])
         if refund is None:
@@ -297,11 +518,23 @@ class FakeStripe:
 # Webhooks: what Stripe posts to /webhooks/stripe/.
 
 
-def stripe_event(event_type: str, data_object: dict, *, event_id: str = "", created: int | None = None) -> dict:
+# The API version of the webhook endpoint the events are made for (the version the portal pins).
+EVENT_API_VERSION = "2026-10-28.endive"
+
+
+def stripe_event(
+    event_type: str,
+    data_object: dict,
+    *,
+    event_id: str = "",
+    created: int | None = None,
+    api_version: str = EVENT_API_VERSION,
+) -> dict:
+    """A Stripe event as an endpoint on `api_version` receives it."""
     return {
         "id": event_id or f"evt_3Test{next(_ids):06d}",
         "object": "event",
-        "api_version": "2026-10-28.endive",
+        "api_version": api_version,
         "created": created or int(time.time()),
         "type": event_type,
         "livemode": False,

@@ -7,7 +7,11 @@ import sys
 
 import pytest
 from django.conf import settings as django_settings
+from requests import ConnectionError, ConnectTimeout, ReadTimeout
+from twilio.base.exceptions import TwilioRestException
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
 
+from notifications import sms
 from notifications.sms import ConsoleSmsBackend, TwilioSmsBackend, sms_backend
 
 
@@ -89,3 +93,38 @@ def test_production_with_complete_twilio_settings_starts_with_the_twilio_backend
     result = production_settings(TWILIO_FROM_NUMBER="+15005550006", PUBLIC_BASE_URL="https://portal.example.com")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "twilio"
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"SMS_SENDING_STALLED_SECONDS": "100", "TWILIO_TIMEOUT_SECONDS": "20"}, "at least 6 times TWILIO"),
+        ({"SMS_SENDING_STALLED_SECONDS": "30"}, "SMS_SENDING_STALLED_SECONDS"),
+        ({"SMS_CONFIGURATION_RETRY_SECONDS": "soon"}, "SMS_CONFIGURATION_RETRY_SECONDS"),
+    ],
+)
+def test_it_refuses_to_start_with_a_stall_age_a_live_send_could_reach(env, complaint):
+    # A live send taken for a dead one would be looked up while it is on its way, and could go twice.
+    result = production_settings(TWILIO_FROM_NUMBER="+15005550006", PUBLIC_BASE_URL="https://portal.example.com", **env)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_twilio_errors_are_sorted_by_whether_twilio_may_have_the_message():
+    def sorted_as(error: Exception) -> type:
+        return type(sms._sms_error(error, doing="send"))
+
+    refused = MaxRetryError(None, "/", NewConnectionError(None, "Connection refused"))
+    unresolved = MaxRetryError(None, "/", NameResolutionError("api.twilio.com", None, OSError("no DNS")))
+    reset = ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+    assert sorted_as(ConnectionError(refused)) is sms.SmsNotSent
+    assert sorted_as(ConnectionError(unresolved)) is sms.SmsNotSent
+    assert sorted_as(ConnectTimeout()) is sms.SmsNotSent
+    assert sorted_as(TwilioRestException(429, "/", "Too Many Requests", code=20429)) is sms.SmsNotSent
+    assert sorted_as(ReadTimeout()) is sms.SmsOutcomeUnknown
+    assert sorted_as(ConnectionError(reset)) is sms.SmsOutcomeUnknown
+    assert sorted_as(TwilioRestException(500, "/", "Internal Server Error", code=20500)) is sms.SmsOutcomeUnknown
+    assert sorted_as(TwilioRestException(503, "/", "Service Unavailable")) is sms.SmsOutcomeUnknown
+    assert sorted_as(TwilioRestException(401, "/", "Authenticate", code=20003)) is sms.SmsConfigurationError
+    assert sorted_as(TwilioRestException(400, "/", "Invalid 'To'", code=21211)) is sms.SmsPermanentError
+    assert sorted_as(TwilioRestException(400, "/", "Unsubscribed", code=21610)) is sms.SmsPermanentError

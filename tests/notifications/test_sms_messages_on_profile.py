@@ -62,6 +62,32 @@ def test_a_message_waiting_for_a_retry_says_what_went_wrong(staff_client, custom
     assert "Will retry: Twilio did not answer in time." in html
 
 
+def test_an_unconfirmed_message_says_it_is_looked_up_before_any_resend(staff_client, customer):
+    SmsMessageFactory(
+        user=customer, status=Status.UNCONFIRMED, attempts=1, reference="K7QX2M", last_error="Twilio did not answer."
+    )
+    html = activity(staff_client, customer)
+    assert '<span class="status status-unconfirmed">Unconfirmed</span>' in html
+    assert "Twilio may have it: looked up there before any resend. Twilio did not answer." in html
+    assert "Ref K7QX2M" in html
+
+
+def test_a_message_twilio_holds_twice_is_flagged_as_told_twice(staff_client, customer):
+    SmsMessageFactory(user=customer, body="Sent once.", status=Status.SENT, provider_message_id="SM" + "a" * 32)
+    html = activity(staff_client, customer)
+    assert "Told twice" not in html  # else the check below would pass on nothing
+    SmsMessageFactory(
+        user=customer,
+        body="Sent twice.",
+        status=Status.DELIVERED,
+        provider_message_id="SM" + "b" * 32,
+        provider_duplicate_ids=["SM" + "c" * 32],
+    )
+    html = activity(staff_client, customer)
+    assert html.count("Told twice") == 1
+    assert "Told twice: Twilio holds 2 texts of this message." in html
+
+
 def test_it_shows_only_this_users_messages(staff_client, customer):
     SmsMessageFactory(user=customer, body="For Elijah.")
     SmsMessageFactory(user=CustomerFactory(), body="For someone else.")

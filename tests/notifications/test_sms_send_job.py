@@ -33,13 +33,14 @@ def test_the_worker_sends_it_through_twilio(twilio, message, run_worker):
     assert request.path == f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"
     credentials = base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}".encode()).decode()
     assert request.headers["Authorization"] == f"Basic {credentials}"
+    message.refresh_from_db()
     assert request.form.to_dict() == {
         "To": "+12025550143",
         "From": TWILIO_FROM_NUMBER,
-        "Body": "Your refund of $12.00 is on its way.",
+        "Body": f"Your refund of $12.00 is on its way.\nRef {message.reference}",
         "StatusCallback": f"{PUBLIC_BASE_URL}/webhooks/twilio/sms/{message.pk}/status/",
     }
-    message.refresh_from_db()
+    assert len(message.reference) == 6
     assert message.status == Status.SENT
     assert message.provider == "twilio"
     assert message.provider_message_id == twilio.accepted[0]["sid"]
@@ -67,12 +68,15 @@ def test_without_a_public_address_it_asks_for_no_status_callback(twilio, setting
 
 
 def test_a_timeout_is_retried_and_the_message_sent_once(twilio, settings, message, run_worker):
+    # The request was lost before Twilio took it: the retry looks it up, finds nothing, sends it.
     settings.TWILIO_TIMEOUT_SECONDS = 0.3
     twilio.will_answer(hang(1.0))
     run_worker()
 
     assert len(twilio.requests) == 2
+    assert len(twilio.list_requests) == 1
     assert len(twilio.accepted) == 1
+    assert len(twilio.texts_to("+12025550143")) == 1
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert message.attempts == 2
@@ -87,7 +91,7 @@ def test_a_connection_refused_is_retried(twilio, settings, message, run_worker):
     message.refresh_from_db()
     assert message.status == Status.FAILED
     assert message.attempts == 2
-    assert "Could not reach Twilio (ConnectionError)" in message.last_error
+    assert "Could not reach Twilio to send (ConnectionError)" in message.last_error
 
 
 def test_500s_are_retried_up_to_the_attempt_limit_then_failed(twilio, settings, message, run_worker):
@@ -105,12 +109,13 @@ def test_500s_are_retried_up_to_the_attempt_limit_then_failed(twilio, settings, 
     assert [job.status for job in send_jobs()] == ["succeeded"]  # the job ran its course; the message failed
 
 
-def test_after_a_5xx_the_message_waits_for_its_retry_with_the_reason(twilio, settings, message, run_worker):
+def test_after_a_5xx_the_message_waits_unconfirmed_for_its_retry_with_the_reason(twilio, settings, message, run_worker):
+    # Twilio may have taken it before failing: the retry looks it up before any resend.
     settings.SMS_RETRY_BACKOFF_SECONDS = 60
     twilio.will_answer(error(503, 20503, "Service Unavailable"))
     run_worker()
     message.refresh_from_db()
-    assert message.status == Status.QUEUED
+    assert message.status == Status.UNCONFIRMED
     assert message.attempts == 1
     assert message.last_error == "Twilio error 20503 (HTTP 503): Service Unavailable"
 

@@ -75,7 +75,8 @@ def test_two_workers_send_each_of_a_thousand_messages_exactly_once(twilio, queue
     # Each message reached Twilio once, and nothing else did.
     assert len(twilio.requests) == MESSAGES
     bodies = Counter(form["Body"] for form in twilio.accepted)
-    assert bodies == Counter(message.body for message in messages)
+    assert bodies == Counter(message.text for message in SmsMessage.objects.all())
+    assert sorted(body.split("\nRef ")[0] for body in bodies) == sorted(message.body for message in messages)
     # Each job was started once, by one worker or the other.
     started = [job_id for log in logs for job_id in JOB_STARTED.findall(log.read_text())]
     assert len(started) == len(set(started)) == MESSAGES

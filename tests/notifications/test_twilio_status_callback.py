@@ -154,11 +154,25 @@ def test_an_unknown_message_gets_a_200_and_nothing_changes(sent):
     assert sent.status == Status.SENT
 
 
-def test_a_callback_naming_another_provider_id_changes_nothing(sent):
+def test_a_callback_naming_another_provider_id_flags_a_second_text_and_keeps_the_first(sent):
+    # Signed by Twilio for this message's URL: Twilio holds a second text of it.
+    assert sent.provider_duplicate_ids == []
     response = post_callback(sent.pk, callback_params("undelivered", sid="SM" + "f" * 32))
     assert response.status_code == 200
     sent.refresh_from_db()
     assert (sent.status, sent.provider_message_id) == (Status.SENT, SID)
+    assert sent.provider_duplicate_ids == ["SM" + "f" * 32]
+    # Its later callbacks change nothing more.
+    post_callback(sent.pk, callback_params("delivered", sid="SM" + "f" * 32))
+    sent.refresh_from_db()
+    assert (sent.status, sent.provider_duplicate_ids) == (Status.SENT, ["SM" + "f" * 32])
+
+
+def test_a_callback_adopts_the_id_of_an_unconfirmed_message(db):
+    unconfirmed = SmsMessageFactory(status=Status.UNCONFIRMED, attempts=1, last_error="Twilio did not answer in time.")
+    post_callback(unconfirmed.pk, callback_params("sent"))
+    unconfirmed.refresh_from_db()
+    assert (unconfirmed.status, unconfirmed.provider_message_id) == (Status.SENT, SID)
 
 
 def test_a_replayed_callback_changes_nothing(sent):

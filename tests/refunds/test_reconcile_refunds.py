@@ -1,4 +1,6 @@
-"""Reconciliation: refunds left pending are asked about again at Stripe until they settle.
+"""Reconciliation: refunds left pending are asked about again at Stripe until they settle: looked up
+by id, found by listing the payment's refunds, sent again with the same key while it is young, or
+released when a day has passed and Stripe has none of them.
 
 Real commits throughout (the gateway is never called inside a transaction, and the advisory
 lock is seen across connections), hence transactional tests.
@@ -11,14 +13,19 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
+from django.db.models import F
 from procrastinate.contrib.django import app
 
+from audit.models import AuditEvent
 from payments.models import LedgerEntry, Payment
+from refunds.audit import RefundAction
 from refunds.models import Refund
 from refunds.services import payment_refundable, refunds_reconcile
 from refunds.services.locks import REFUND_LOCKS
+from refunds.services.reconcile import RELEASED_REASON
 from refunds.tasks import refunds_reconcile as refunds_reconcile_task
 from tests.factories import RefundFactory, stripe_payment
+from tests.fakes.stripe import stripe_refund
 from tests.helpers import assert_books_balance, refund_request, sms_jobs_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,14 +41,15 @@ def reconcile_at_once(settings):
     settings.RECONCILE_AFTER_SECONDS = 0
 
 
-def test_a_refund_whose_answer_timed_out_is_settled_by_sending_the_same_key_again(settings, stripe_api, refunder):
+def test_a_refund_whose_answer_timed_out_is_found_by_listing_and_not_sent_again(settings, stripe_api, refunder):
     payment = stripe_payment(amount=10000, credits=500)
-    settings.STRIPE_TIMEOUT_SECONDS = 0.3
+    settings.STRIPE_TIMEOUT_SECONDS = 1.0
     stripe_api.faults = ["hold"]  # Stripe makes the refund; its answer comes after the portal stopped waiting
 
     refund = refund_request(payment, actor=refunder, amount=2500, idempotency_key="form-key-timeout")
 
     assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PENDING, "")
+    assert stripe_api.held.wait(timeout=5)  # the request did reach Stripe
     assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert payment_refundable(payment=payment).amount == 7500  # still reserved: it may have happened
     stripe_api.release()
@@ -50,10 +58,10 @@ def test_a_refund_whose_answer_timed_out_is_settled_by_sending_the_same_key_agai
     (result,) = refunds_reconcile(older_than=NOW)
 
     assert (result.refund_id, result.before, result.after) == (refund.pk, "pending", "succeeded")
-    first, resent = stripe_api.creates()
-    assert first.headers["Idempotency-Key"] == resent.headers["Idempotency-Key"] == "form-key-timeout"
-    assert first.form == resent.form
-    assert len(stripe_api.refunds) == 1  # Stripe replayed the first refund: one refund, not two
+    assert result.note == "found at the gateway"
+    assert len(stripe_api.creates()) == 1  # found, so not sent again
+    (listing,) = stripe_api.listings()
+    assert listing.args.to_dict() == {"payment_intent": payment.gateway_id, "limit": "100"}
     refund.refresh_from_db()
     assert (refund.status, refund.gateway_refund_id) == (Refund.Status.SUCCEEDED, next(iter(stripe_api.refunds)))
     assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
@@ -61,24 +69,88 @@ def test_a_refund_whose_answer_timed_out_is_settled_by_sending_the_same_key_agai
     assert_books_balance()
 
 
-def test_a_refund_that_met_a_500_stays_pending_and_is_settled_by_reconciliation(stripe_api, refunder):
+def test_a_refund_that_met_a_500_after_stripe_made_it_is_settled_by_listing_not_by_the_replayed_500(
+    stripe_api, refunder
+):
     payment = stripe_payment(amount=10000)
-    stripe_api.faults = ["500"]
+    stripe_api.faults = ["500_refunded"]  # made at Stripe; its answer a 500, which Stripe replays for the key
 
     refund = refund_request(payment, actor=refunder, amount=10000, idempotency_key="form-key-500")
 
     assert refund.status == Refund.Status.PENDING
-    assert stripe_api.refunds == {}
+    assert len(stripe_api.refunds) == 1
 
     (result,) = refunds_reconcile(older_than=NOW)
 
-    assert result.after == Refund.Status.SUCCEEDED
-    assert len(stripe_api.refunds) == 1
+    assert (result.after, result.note) == (Refund.Status.SUCCEEDED, "found at the gateway")
+    assert len(stripe_api.creates()) == 1  # a resend would only have met the same 500 again
     payment.refresh_from_db()
     assert (payment.amount_refunded, payment.status) == (10000, Payment.Status.REFUNDED)
     assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
     assert len(sms_jobs_for(refund)) == 1
     assert_books_balance()
+
+
+def test_a_refund_whose_500_made_nothing_stays_pending_through_the_replays_and_is_released_after_the_key_window(
+    stripe_api, refunder
+):
+    payment = stripe_payment(amount=10000)
+    stripe_api.faults = ["500"]  # the endpoint failed and made nothing; Stripe replays its 500 for the key
+    refund = refund_request(payment, actor=refunder, amount=4000, idempotency_key="form-key-500-nothing")
+
+    (young,) = refunds_reconcile(older_than=NOW)
+
+    assert (young.after, young.note) == ("pending", "no answer from the gateway")
+    (status, _, first_headers), (replayed, _, replay_headers) = stripe_api.create_answers()
+    assert (status, replayed, replay_headers["Idempotent-Replayed"]) == (500, 500, "true")
+    assert "Idempotent-Replayed" not in first_headers
+    assert stripe_api.refunds == {}
+    assert payment_refundable(payment=payment).amount == 6000  # still reserved: Stripe has not said
+
+    # A day later: Stripe has forgotten the key, and still has no refund of it.
+    Refund.objects.filter(pk=refund.pk).update(created_at=F("created_at") - timedelta(hours=24, minutes=1))
+    stripe_api.clock_advance(hours=24, minutes=1)
+    (old,) = refunds_reconcile(older_than=NOW)
+
+    assert (old.before, old.after) == ("pending", "failed")
+    assert len(stripe_api.creates()) == 2  # not sent again: listed, found nothing, released
+    refund.refresh_from_db()
+    assert refund.failure_reason == RELEASED_REASON
+    assert payment_refundable(payment=payment).amount == 10000
+    assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
+    assert sms_jobs_for(refund) == []
+    event = AuditEvent.objects.filter(action=RefundAction.FAILED).get()
+    assert (event.actor_label, event.after["status"]) == ("Reconciliation", "failed")
+    assert_books_balance()
+
+
+def test_a_refund_stripe_never_received_is_sent_again_with_the_same_key_while_the_key_is_young(stripe_api):
+    refund = RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND)  # the request died before reaching Stripe
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert result.after == "succeeded"
+    (listing,) = stripe_api.listings()  # looked for first
+    assert listing.args["payment_intent"] == refund.payment.gateway_id
+    (request,) = stripe_api.creates()
+    assert request.headers["Idempotency-Key"] == refund.idempotency_key
+    assert request.form["metadata[portal_refund_id]"] == str(refund.pk)
+    refund.refresh_from_db()
+    assert refund.gateway_refund_id == next(iter(stripe_api.refunds))
+
+
+def test_a_refund_the_list_cannot_be_read_for_is_neither_sent_again_nor_released(stripe_api):
+    refund = RefundFactory(payment=stripe_payment(), age=timedelta(hours=30))
+    stripe_api.server.expect_oneshot_request("/v1/refunds", method="GET").respond_with_json(
+        {"error": {"type": "api_error", "message": "An unknown error occurred"}}, status=500
+    )
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert (result.after, result.note) == ("pending", "no answer from the gateway")
+    assert stripe_api.creates() == []
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
 
 
 def test_a_refund_pending_at_stripe_is_looked_up_not_sent_again(stripe_api, refunder):
@@ -168,16 +240,68 @@ def test_refunds_younger_than_reconcile_after_seconds_are_left_to_their_request(
     assert young.status == Refund.Status.PENDING
 
 
-def test_a_refund_without_gateway_id_older_than_the_idempotency_window_is_not_sent_again(stripe_api):
-    # Stripe forgets a key after 24 hours: sending the create again then could refund twice.
-    refund = RefundFactory(payment=stripe_payment(), age=timedelta(hours=30))
+def test_a_refund_older_than_the_key_window_is_found_by_listing_instead_of_left_to_a_person(stripe_api):
+    payment = stripe_payment(amount=10000)
+    refund = RefundFactory(payment=payment, age=timedelta(hours=30))
+    made = stripe_refund(
+        "re_3MadeLongAgo", payment, status="succeeded", amount=2500, metadata={"portal_refund_id": str(refund.pk)}
+    )
+    other = stripe_refund("re_3SomeoneElses", payment, status="succeeded", amount=2500, metadata={})
+    stripe_api.refunds |= {made["id"]: made, other["id"]: other}
 
     (result,) = refunds_reconcile(older_than=NOW)
 
-    assert (result.after, result.note) == ("pending", "too old to send again safely; check at the gateway")
+    assert (result.after, result.note) == ("succeeded", "found at the gateway")
+    assert stripe_api.creates() == []
+    refund.refresh_from_db()
+    assert refund.gateway_refund_id == "re_3MadeLongAgo"
+    assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
+    assert_books_balance()
+
+
+def test_a_refund_older_than_the_key_window_with_none_at_stripe_is_released_not_sent_again(stripe_api):
+    # Stripe forgets a key after 24 hours: a resend could be a new refund, a day after anyone decided.
+    payment = stripe_payment(amount=10000)
+    refund = RefundFactory(payment=payment, age=timedelta(hours=30))
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert (result.before, result.after, result.note) == ("pending", "failed", RELEASED_REASON)
+    assert stripe_api.creates() == []
+    assert len(stripe_api.listings()) == 1
+    refund.refresh_from_db()
+    assert (refund.status, refund.failure_reason) == (Refund.Status.FAILED, RELEASED_REASON)
+    assert refund.settled_at is not None
+    assert payment_refundable(payment=payment).amount == 10000
+
+
+def test_a_refund_in_the_last_hour_of_its_key_with_none_at_stripe_waits_unsent(stripe_api):
+    refund = RefundFactory(payment=stripe_payment(), age=timedelta(hours=23, minutes=30))
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert result.after == "pending"
+    assert "not sent again" in result.note
     assert stripe_api.creates() == []
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PENDING
+
+
+def test_a_refund_of_ours_at_stripe_with_another_amount_is_left_for_a_person(stripe_api):
+    payment = stripe_payment(amount=10000)
+    refund = RefundFactory(payment=payment, age=LEFT_BEHIND, amount=2500)
+    odd = stripe_refund(
+        "re_3Odd", payment, status="succeeded", amount=2400, metadata={"portal_refund_id": str(refund.pk)}
+    )
+    stripe_api.refunds[odd["id"]] = odd
+
+    (result,) = refunds_reconcile(older_than=NOW)
+
+    assert result.after == "pending"
+    assert "re_3Odd" in result.note
+    assert stripe_api.creates() == []
+    refund.refresh_from_db()
+    assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PENDING, "")
 
 
 def test_an_account_credits_refund_left_pending_is_completed_without_the_gateway(stripe_api):

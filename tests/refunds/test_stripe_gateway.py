@@ -2,11 +2,14 @@
 (`stripe_api`, tests/fakes/stripe.py)."""
 
 import socket
+import threading
 
 import pytest
+import stripe
 
 from notifications.models import SmsMessage
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, StripeGateway, gateway_for
+from payments.gateway.stripe_api import STRIPE_API_VERSION
 from payments.models import LedgerEntry, Payment
 from refunds.models import Refund
 from tests.factories import stripe_payment
@@ -69,9 +72,26 @@ def test_it_sends_our_other_reason_in_metadata_because_stripe_does_not_know_it(s
     assert request.form["metadata[portal_reason]"] == "other"
 
 
-def test_it_retries_a_500_with_the_same_idempotency_key(settings, stripe_api):
+def test_a_retried_500_is_replayed_by_stripe_for_the_same_key_so_it_stays_no_answer(settings, stripe_api):
+    # Stripe keeps the first answer to a key, a 500 from its endpoint included: the SDK's retry
+    # with the same key gets the same 500 back, never a refund.
     settings.STRIPE_MAX_NETWORK_RETRIES = 1
     stripe_api.faults = ["500"]
+
+    with pytest.raises(GatewayUnavailable, match="HTTP 500"):
+        _ask(_gateway())
+
+    first, retry = stripe_api.creates()
+    assert first.headers["Idempotency-Key"] == retry.headers["Idempotency-Key"] == "refund-form-8c1f0a"
+    (_, _, first_headers), (status, body, retry_headers) = stripe_api.create_answers()
+    assert (status, body["error"]["type"], retry_headers["Idempotent-Replayed"]) == (500, "api_error", "true")
+    assert "Idempotent-Replayed" not in first_headers
+    assert stripe_api.refunds == {}
+
+
+def test_it_retries_an_error_at_stripes_edge_with_the_same_key_and_gets_the_refund(settings, stripe_api):
+    settings.STRIPE_MAX_NETWORK_RETRIES = 1
+    stripe_api.faults = ["503"]  # before Stripe's idempotency layer: nothing kept for the key
 
     answer = _ask(_gateway())
 
@@ -79,6 +99,23 @@ def test_it_retries_a_500_with_the_same_idempotency_key(settings, stripe_api):
     first, retry = stripe_api.creates()
     assert first.headers["Idempotency-Key"] == retry.headers["Idempotency-Key"] == "refund-form-8c1f0a"
     assert len(stripe_api.refunds) == 1
+
+
+def test_it_sends_the_api_version_it_was_written_for_with_every_request(stripe_api):
+    gateway = _gateway()
+    answer = _ask(gateway)
+    gateway.retrieve_refund(refund_id=answer.id)
+    list(gateway.refunds_list(payment_gateway_id="pi_3Portal000001"))
+
+    requests = [request for request, _ in stripe_api.server.log]
+    assert len(requests) == 3
+    assert {request.headers["Stripe-Version"] for request in requests} == {STRIPE_API_VERSION}
+
+
+def test_the_pinned_api_version_is_the_sdks_and_new_enough_for_refund_events_on_charges():
+    # The SDK's types are generated for one API version: the pin moves with the SDK, deliberately.
+    assert stripe.api_version == STRIPE_API_VERSION
+    assert STRIPE_API_VERSION[:10] >= "2024-10-28"
 
 
 def test_it_replays_the_first_answer_to_the_same_key_as_stripe_does(stripe_api):
@@ -135,14 +172,34 @@ def test_it_calls_5xx_and_rate_limits_no_answer(stripe_api, fault):
 
 
 def test_it_calls_a_read_timeout_no_answer(settings, stripe_api):
-    settings.STRIPE_TIMEOUT_SECONDS = 0.3
+    # Long enough for a loaded machine to connect and send; far shorter than the fake's hold.
+    settings.STRIPE_TIMEOUT_SECONDS = 1.0
     stripe_api.faults = ["hold"]
 
     with pytest.raises(GatewayUnavailable) as unavailable:
         _ask(_gateway())
 
     assert "APIConnectionError" in str(unavailable.value)
+    assert stripe_api.held.wait(timeout=5)  # the request did reach Stripe
     assert len(stripe_api.refunds) == 1  # made at Stripe all the same: only the answer was lost
+
+
+def test_a_request_while_stripe_is_still_answering_the_same_key_is_a_409_and_no_answer(settings, stripe_api):
+    stripe_api.faults = ["hold"]
+    first: list = []
+    worker = threading.Thread(target=lambda: first.append(_ask(_gateway())))
+    settings.STRIPE_TIMEOUT_SECONDS = 5.0
+    worker.start()
+    try:
+        assert stripe_api.held.wait(timeout=5)
+        with pytest.raises(GatewayUnavailable, match="HTTP 409"):
+            _ask(_gateway())
+    finally:
+        stripe_api.release()
+        worker.join()
+
+    assert first[0].status == "succeeded"
+    assert len(stripe_api.refunds) == 1
 
 
 def test_it_calls_a_refused_connection_no_answer(settings, stripe_api):
