@@ -22,19 +22,11 @@ from notifications.models import SmsMessage
 from notifications.services import sms_notify
 from statstak.queue import retry_stalled_jobs
 from tests.factories import CustomerFactory
-from tests.fakes.twilio import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, accept
+from tests.fakes.twilio import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, accept_then_hang
 from tests.helpers import jobs_make_due, send_jobs
 from tests.processes import environment
 
 DEADLINE_SECONDS = 60
-
-
-def slow_accept(seconds: float):
-    def answer(request):
-        time.sleep(seconds)
-        return accept(request)
-
-    return answer
 
 
 def worker_start(processes, httpserver, *, shutdown_seconds: int, twilio_timeout: int) -> subprocess.Popen:
@@ -60,7 +52,7 @@ def wait_for(condition, what: str, logs) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_during_a_send_lets_it_finish_and_sends_it_once(processes, twilio, queue, httpserver):
-    twilio.will_answer(slow_accept(2))
+    twilio.will_answer(accept_then_hang(2))  # Twilio takes it, and answers 2 s later
     message = sms_notify(user=CustomerFactory(), body="Your refund is on its way.")
     worker = worker_start(processes, httpserver, shutdown_seconds=30, twilio_timeout=20)
     wait_for(lambda: len(twilio.requests) == 1, "Twilio was never asked", processes.logs)
@@ -79,7 +71,7 @@ def test_sigterm_during_a_send_lets_it_finish_and_sends_it_once(processes, twili
 def test_sigterm_during_a_send_that_hangs_releases_the_job_at_the_bound_without_a_second_send(
     processes, twilio, queue, httpserver, run_worker
 ):
-    twilio.will_answer(slow_accept(45))
+    twilio.will_answer(accept_then_hang(45))  # Twilio takes it, and answers after the worker is gone
     message = sms_notify(user=CustomerFactory(), body="Your refund is on its way.")
     worker = worker_start(processes, httpserver, shutdown_seconds=2, twilio_timeout=40)
     wait_for(lambda: len(twilio.requests) == 1, "Twilio was never asked", processes.logs)
