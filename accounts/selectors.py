@@ -5,7 +5,9 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Lower
 
 from accounts.models import User
+from accounts.roles import ROLES
 from accounts.search import SearchableText, folded_value, word_start_value
+from accounts.services import staff_role
 from core.money import money_format
 
 
@@ -115,3 +117,45 @@ def staff_limits(*, member: User) -> list[str]:
     if member.has_perm("refunds.approve_refund") or member.has_perm("payments.approve_credit_change"):
         limits.append("Approves others' refunds and credit changes, never their own or to their own account")
     return limits
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    """One row of the Staff page: the member, the role the form edits (a role group, or ""), the
+    role they actually act with, in words, and their money limits."""
+
+    member: User
+    role: str
+    role_shown: str
+    limits: list[str]
+
+
+def staff_role_shown(*, member: User, role: str) -> str:
+    """The role a staff member acts with, as the Staff page names it: their role group; for a
+    superuser without one, Administrator (a superuser holds every permission); for permissions
+    given one by one, the highest role they hold all of; else "No role"."""
+    if role:
+        return role
+    if member.is_superuser:
+        return "Administrator (superuser)"
+    for name, permissions in reversed(list(ROLES.items())):
+        if member.has_perms([f"{app}.{codename}" for app, codename in permissions]):
+            return f"{name} (by permissions)"
+    return "No role"
+
+
+def staff_rows() -> list[StaffRow]:
+    """Every staff member, by first name, with their role, the role they act with and limits."""
+    members = User.objects.filter(is_staff=True).prefetch_related("groups").order_by("first_name", "email")
+    rows = []
+    for member in members:
+        role = staff_role(member)
+        rows.append(
+            StaffRow(
+                member=member,
+                role=role,
+                role_shown=staff_role_shown(member=member, role=role),
+                limits=staff_limits(member=member),
+            )
+        )
+    return rows

@@ -7,8 +7,8 @@ from accounts.access import user_get_for_staff
 from accounts.forms import StaffUpdateForm, UserSearchForm
 from accounts.models import User
 from accounts.roles import ROLES
-from accounts.selectors import staff_limits, user_search
-from accounts.services import StaffChangeRefused, staff_role, staff_update
+from accounts.selectors import staff_rows, user_search
+from accounts.services import StaffChangeRefused, staff_update
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 
@@ -85,7 +85,5 @@ def staff_list(request: HtmxHttpRequest) -> HttpResponse:
                 error = str(refusal)
         else:
             error = "Choose a valid role."
-    members = list(User.objects.filter(is_staff=True).prefetch_related("groups").order_by("first_name", "email"))
-    rows = [(member, staff_role(member), staff_limits(member=member)) for member in members]
-    context = {"rows": rows, "roles": ROLES, "error": error, "changed": changed, "nav": "staff"}
+    context = {"rows": staff_rows(), "roles": ROLES, "error": error, "changed": changed, "nav": "staff"}
     return render(request, "accounts/staff_list.html", context, status=422 if error else 200)

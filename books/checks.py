@@ -8,9 +8,10 @@ The rules (numbers as in DESIGN.md):
 1. credits: every user's balance equals the sum of their ledger credit deltas, equals the latest
    entry's balance_after, and is never below 0.
 2. payment totals: every payment's refunded amount equals the sum of its succeeded refunds; the
-   money its refund and reversal entries move equals its succeeded card refunds; its status
-   follows its refunded amount; succeeded plus reserved (pending, awaiting approval) refunds
-   never exceed what was paid.
+   money its refund and reversal entries move equals its succeeded card refunds; the money its
+   `dispute_lost` entries move equals its lost disputes' amounts (and a lost dispute has its
+   entry); its status follows its refunded amount; succeeded plus reserved (pending, awaiting
+   approval) refunds never exceed what was paid.
 3. refund entries: a succeeded refund has exactly one refund entry, moving the credits the refund
    says; a failed or canceled one has none, or one and its reversal; any other has none.
 4. messages: a succeeded refund that was to be told to the customer has exactly one message,
@@ -99,8 +100,9 @@ RULES = [
     ),
     _Rule(
         name="payment totals",
-        says="a payment's refunded amount equals its succeeded refunds and its ledger's refund money, its status "
-        "follows, and succeeded plus reserved refunds never exceed what was paid",
+        says="a payment's refunded amount equals its succeeded refunds and its ledger's refund money, its ledger's "
+        "dispute money equals its lost disputes, its status follows, and succeeded plus reserved refunds never "
+        "exceed what was paid",
         object="payment",
         sql=f"""
             WITH r AS (
@@ -110,27 +112,39 @@ RULES = [
                        SUM(amount) FILTER (WHERE status IN {_RESERVING}) AS reserved
                 FROM refunds_refund GROUP BY payment_id
             ), l AS (
-                SELECT payment_id, -SUM(money_delta) AS money_refunded
+                SELECT payment_id,
+                       -SUM(money_delta) FILTER (WHERE kind IN ('refund', 'refund_reversal')) AS money_refunded,
+                       -SUM(money_delta) FILTER (WHERE kind = 'dispute_lost') AS money_disputed
                 FROM payments_ledgerentry
-                WHERE kind IN ('refund', 'refund_reversal') AND payment_id IS NOT NULL AND money_delta IS NOT NULL
+                WHERE kind IN ('refund', 'refund_reversal', 'dispute_lost') AND payment_id IS NOT NULL
+                  AND money_delta IS NOT NULL
                 GROUP BY payment_id
+            ), d AS (
+                SELECT payment_id, SUM(amount) FILTER (WHERE status = 'lost') AS lost,
+                       COUNT(*) FILTER (WHERE (status = 'lost') <> (ledger_entry_id IS NOT NULL)) AS without_entry
+                FROM payments_dispute GROUP BY payment_id
             ), t AS (
                 SELECT p.id, p.amount, p.amount_refunded, p.status,
                        COALESCE(r.succeeded, 0) AS succeeded, COALESCE(r.succeeded_money, 0) AS succeeded_money,
                        COALESCE(r.reserved, 0) AS reserved, COALESCE(l.money_refunded, 0) AS money_refunded,
+                       COALESCE(l.money_disputed, 0) AS money_disputed, COALESCE(d.lost, 0) AS disputes_lost,
+                       COALESCE(d.without_entry, 0) AS disputes_without_entry,
                        CASE WHEN p.amount_refunded <= 0 THEN 'succeeded'
                             WHEN p.amount_refunded >= p.amount THEN 'refunded'
                             ELSE 'partially_refunded' END AS expected_status
                 FROM payments_payment p
                 LEFT JOIN r ON r.payment_id = p.id
                 LEFT JOIN l ON l.payment_id = p.id
+                LEFT JOIN d ON d.payment_id = p.id
             )
             SELECT id, format('amount %s, refunded %s, succeeded refunds %s (money %s), ledger refund money %s, '
-                              'reserved %s, status %s (expected %s)', amount, amount_refunded, succeeded,
-                              succeeded_money, money_refunded, reserved, status, expected_status)
+                              'reserved %s, status %s (expected %s), lost disputes %s, ledger dispute money %s, '
+                              '%s lost disputes without their entry', amount, amount_refunded, succeeded,
+                              succeeded_money, money_refunded, reserved, status, expected_status, disputes_lost,
+                              money_disputed, disputes_without_entry)
             FROM t
             WHERE amount_refunded <> succeeded OR money_refunded <> succeeded_money OR reserved > amount
-               OR status <> expected_status
+               OR status <> expected_status OR money_disputed <> disputes_lost OR disputes_without_entry > 0
         """,
     ),
     _Rule(

@@ -14,6 +14,7 @@ from books.selectors import (
 )
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
+from payments.selectors import stripe_webhook_api_version
 
 
 @require_GET
@@ -22,7 +23,7 @@ def books(request: HtmxHttpRequest) -> HttpResponse:
     if not request.user.has_perm("books.view_books"):
         raise PermissionDenied("The books check is for Finance and Administrators.")
     check, drift = books_check_last(), drift_check_last()
-    context = {"check": check, "drift": drift, "nav": "books"}
+    context = {"check": check, "drift": drift, "webhook_version": stripe_webhook_api_version(), "nav": "books"}
     if check is not None:
         context |= {
             "counts": books_check_counts(check=check),

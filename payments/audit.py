@@ -13,3 +13,9 @@ class PaymentAction(models.TextChoices):
     CREDITS_CHANGE_STALE = "credits_change_stale", "Credit change approval refused"
     # A staff member tried to change the credits of, or approve a change to, their own account.
     CREDITS_SELF_SERVICE_REFUSED = "credits_self_refused", "Credits: own account refused"
+    # Disputes, as the gateway reports them (Stripe is the actor): opened, moved on, closed; and
+    # the credits a lost one took back (payments.services.disputes).
+    DISPUTE_OPENED = "dispute_opened", "Dispute opened"
+    DISPUTE_UPDATED = "dispute_updated", "Dispute updated"
+    DISPUTE_CLOSED = "dispute_closed", "Dispute closed"
+    DISPUTE_CREDITS_TAKEN = "dispute_credits_taken", "Credits taken back after a lost dispute"

@@ -2,6 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
+from core.money import money_format
 
 # Refund statuses whose outcome is not known yet. Refunds are built on payments, so the list lives
 # here, below them: `refunds.Refund.UNSETTLED` is made from it, and the Payments tab counts by it.
@@ -75,6 +78,9 @@ class LedgerEntry(models.Model):
         REFUND = "refund", "Refund"
         REFUND_REVERSAL = "refund_reversal", "Refund reversal"
         USAGE = "usage", "Credits used"
+        # A dispute the customer's bank decided against us: the money stays with the customer,
+        # and the credits bought with it are taken back when DISPUTE_LOST_CREDITS says so.
+        DISPUTE_LOST = "dispute_lost", "Dispute lost"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(max_length=32, choices=Kind)
@@ -146,6 +152,10 @@ class GatewayEvent(models.Model):
     object_id = models.CharField(max_length=255, blank=True)
     # What it did, in a few words ("refund 12: pending → succeeded", "ignored: unknown payment").
     outcome = models.CharField(max_length=255, blank=True)
+    # The gateway's API version the event was written in ("unknown" when it named none the portal
+    # reads; "" for events recorded before it was kept):
+    # an endpoint on a version older than the handlers need is reported (health check, Books page).
+    api_version = models.CharField(max_length=48, blank=True, db_default="")
     received_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -184,6 +194,92 @@ class SandboxRefund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.refund_id} ({self.idempotency_key})"
+
+
+class Dispute(models.Model):
+    """A customer's bank disputing a payment (a chargeback, or an inquiry before one), as the
+    gateway last reported it; recorded once per gateway dispute id and moved on by its events.
+
+    While it is open the payment cannot be refunded (the gateway refuses it too, unless it says
+    the payment is still refundable: `charge_refundable`). Lost, it has its one `dispute_lost`
+    ledger entry (the money, and the credits taken back), written with the status in one
+    transaction; a check keeps the two together.
+    """
+
+    class Status(models.TextChoices):
+        # The values of `payments.gateway.DisputeStatus`.
+        INQUIRY_NEEDS_RESPONSE = "inquiry_needs_response", "Inquiry: needs response"
+        INQUIRY_UNDER_REVIEW = "inquiry_under_review", "Inquiry: under review"
+        INQUIRY_CLOSED = "inquiry_closed", "Inquiry closed"
+        NEEDS_RESPONSE = "needs_response", "Needs response"
+        UNDER_REVIEW = "under_review", "Under review"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        PREVENTED = "prevented", "Prevented"
+
+    OPEN = ("inquiry_needs_response", "inquiry_under_review", "needs_response", "under_review")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    gateway_dispute_id = models.CharField(max_length=255)  # du_… at Stripe
+    amount = models.BigIntegerField(help_text="Minor units: what the bank holds back.")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=64, blank=True)  # the bank's reason, in words
+    status = models.CharField(max_length=32, choices=Status)
+    evidence_due_at = models.DateTimeField(null=True, blank=True)
+    charge_refundable = models.BooleanField(default=False)
+    opened_at = models.DateTimeField(null=True, blank=True)  # at the gateway
+    # When the gateway wrote the news last applied: news older than this is stale and ignored.
+    reported_at = models.DateTimeField()
+    credits_taken = models.BigIntegerField(default=0)
+    ledger_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="dispute"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gateway_dispute_id"], name="dispute_unique_gateway_id"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="dispute_amount_positive"),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="dispute_currency_iso"),
+            models.CheckConstraint(condition=models.Q(credits_taken__gte=0), name="dispute_credits_taken_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(status="lost", ledger_entry__isnull=False)
+                | (~models.Q(status="lost") & models.Q(ledger_entry__isnull=True)),
+                name="dispute_lost_has_its_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.gateway_dispute_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+    @property
+    def blocks_refunds(self) -> bool:
+        """The payment cannot be refunded: the dispute is open and the gateway would refuse a
+        refund, or it was lost (the bank already gave the money back)."""
+        return (self.is_open and not self.charge_refundable) or self.status == self.Status.LOST
+
+    # `blocks_refunds` as a query, for `payments.selectors.payment_dispute_blocking_refunds`.
+    BLOCKS_REFUNDS = models.Q(status__in=OPEN, charge_refundable=False) | models.Q(status="lost")
+
+    def refund_refusal(self) -> str:
+        """Why the payment cannot be refunded because of this dispute, for the staff member."""
+        amount = money_format(self.amount, self.currency)
+        if self.status == self.Status.LOST:
+            return (
+                f"The customer's bank took this payment back in a dispute ({amount}, "
+                f"{self.reason or 'no reason given'}: lost). It cannot be refunded as well."
+            )
+        due = f"; a response is due {date_format(self.evidence_due_at, 'M j, Y')}" if self.evidence_due_at else ""
+        return (
+            f"The customer's bank disputes this payment ({amount}, {self.reason or 'no reason given'}: "
+            f"{self.get_status_display().lower()}{due}). It cannot be refunded while the dispute is open; "
+            "respond to the dispute in the Stripe Dashboard."
+        )
 
 
 class CreditChangeRequest(models.Model):

@@ -2,7 +2,6 @@ import uuid
 from dataclasses import dataclass
 
 from accounts.models import User
-from core.money import money_to_decimal_text
 from payments.models import Payment
 from refunds.limits import refund_daily_cap
 from refunds.models import Refund
@@ -52,21 +51,18 @@ def refunds_awaiting_approval() -> list[Refund]:
 
 
 def refund_form_initial(*, payment: Payment) -> dict:
-    """What a newly opened refund form holds: a full refund of what remains, the credits that much
-    bought (at most the customer's balance), SMS on, what is reserved now (a submit judged against
-    other numbers is refused as stale), and a new idempotency key.
+    """What a newly opened refund form holds: nothing that moves money (no type, no amount, no
+    credits: the staff member chooses them, and the dialog shows the suggestions beside the
+    fields), SMS on when the customer has a phone (customers are told of every refund; the box says
+    so), what is reserved now (a submit judged against other numbers is refused as stale), and a
+    new idempotency key.
 
     The one place a key is minted: one key per opened form, so a double click, a retry or a second
     tab re-sending this form is the same refund, never another.
     """
     refundable = payment_refundable(payment=payment)
-    credits = refund_credits_suggested(payment=payment, amount=None)
     return {
-        "type": Refund.Type.FULL,
-        "amount": money_to_decimal_text(max(refundable.amount, 0), payment.currency),
-        "credits_to_remove": credits,
-        "credits_suggested": credits,
-        "notify_customer": True,
+        "notify_customer": bool(payment.user.phone),
         "idempotency_key": uuid.uuid4().hex,
         "expected_reserved": refundable.reserved,
     }

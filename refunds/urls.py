@@ -8,4 +8,10 @@ urlpatterns = [
     path("approvals/<int:refund_pk>/reject/", views.refund_reject_view, name="refund_reject"),
     path("users/<int:pk>/payments/<int:payment_pk>/refund/", views.refund_create, name="refund_create"),
     path("users/<int:pk>/payments/<int:payment_pk>/refunds/", views.refund_list_view, name="refund_list"),
+    path("users/<int:pk>/payments/<int:payment_pk>/refund/preview/", views.refund_preview_view, name="refund_preview"),
+    path(
+        "users/<int:pk>/payments/<int:payment_pk>/refunds/<int:refund_pk>/sms/",
+        views.refund_sms_status,
+        name="refund_sms_status",
+    ),
 ]

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
@@ -9,12 +9,19 @@ from accounts.models import User
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 from payments.models import Payment
-from payments.selectors import credit_changes_awaiting_approval
+from payments.selectors import credit_changes_awaiting_approval, payment_dispute
 from refunds.access import payment_get_for_staff, refund_permission_check
-from refunds.forms import RefundDecisionForm, RefundForm
+from refunds.forms import RefundDecisionForm, RefundForm, RefundPreviewForm
 from refunds.limits import refund_rate_limited
 from refunds.models import Refund
-from refunds.selectors import refund_allowance, refund_form_initial, refund_list, refunds_awaiting_approval
+from refunds.selectors import refund_credits_suggested, refund_form_initial, refund_list, refunds_awaiting_approval
+from refunds.selectors_dialog import (
+    RefundPreview,
+    refund_get_for_payment,
+    refund_outcome,
+    refund_preview,
+    refund_sms,
+)
 from refunds.services import (
     RefundRefused,
     RefundStale,
@@ -26,18 +33,48 @@ from refunds.services import (
 )
 
 
+def _preview_for(request: HtmxHttpRequest, payment: Payment, form: RefundForm) -> RefundPreview:
+    """The preview of what the form, as it stands, would do (valid or not: a field that does not
+    parse yet is left out and said so)."""
+    cleaned = {}
+    if form.is_bound:
+        form.is_valid()  # cached: a submitted form is judged once
+        cleaned = form.cleaned_data
+    problem = " ".join(form.errors.get("amount", [])) if form.is_bound and form.data.get("amount") else ""
+    return refund_preview(
+        payment=payment,
+        staff=request.user,
+        type=cleaned.get("type") or "",
+        amount=cleaned.get("amount"),
+        credits_to_remove=None if "credits_to_remove" in form.errors else form_credits_typed(form),
+        notify_customer=bool(cleaned.get("notify_customer")) if form.is_bound else bool(payment.user.phone),
+        problem=problem,
+    )
+
+
+def form_credits_typed(form: RefundForm) -> int | None:
+    """The credits to remove as typed (None: left empty, so the suggestion)."""
+    if not form.is_bound or not str(form.data.get("credits_to_remove", "")).strip():
+        return None
+    return form.cleaned_data.get("credits_to_remove")
+
+
 def _dialog_render(request: HtmxHttpRequest, payment: Payment, form: RefundForm, status: int = 200) -> HttpResponse:
     refundable = payment_refundable(payment=payment)
-    # The rule the amount in the form falls under (a full refund's, until one is typed and sent).
-    amount = getattr(form, "cleaned_data", {}).get("amount") or max(refundable.amount, 0)
+    preview = _preview_for(request, payment, form)
     context = {
         "customer": payment.user,
         "payment": payment,
         "refundable": refundable,
         "refunds": refund_list(payment=payment),
         "form": form,
-        "allowance": refund_allowance(payment=payment, staff=request.user, amount=amount),
+        "preview": preview,
+        "allowance": preview.allowance,
         "own_account": request.user.is_same_person_as(payment.user),
+        "dispute": payment_dispute(payment=payment),
+        "suggested_credits": refund_credits_suggested(payment=payment, amount=preview.amount or None)
+        if preview.amount
+        else 0,
     }
     if not request.htmx:
         return render(request, "refunds/refund_page.html", context | {"nav": "users"}, status=status)
@@ -54,8 +91,10 @@ def _result_render(request: HtmxHttpRequest, payment: Payment, refund: Refund) -
         "customer": payment.user,
         "payment": payment,
         "refund": refund,
+        "outcome": refund_outcome(refund),
         "refundable": payment_refundable(payment=payment),
         "refunds": refund_list(payment=payment),
+        "dispute": payment_dispute(payment=payment),
         "nav": "users",
     }
     template_name = "refunds/refund_result.html" if request.htmx else "refunds/refund_result_page.html"
@@ -63,6 +102,39 @@ def _result_render(request: HtmxHttpRequest, payment: Payment, refund: Refund) -
     if refund.status != Refund.Status.FAILED:
         trigger_client_event(response, "refund-executed")
     return response
+
+
+@require_GET
+@staff_required
+def refund_preview_view(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpResponse:
+    """The preview region of the refund dialog, for the form's values as they are being typed
+    (sent as query parameters; nothing is written)."""
+    payment = payment_get_for_staff(staff=request.user, user_pk=pk, payment_pk=payment_pk)
+    refund_permission_check(staff=request.user)
+    form = RefundPreviewForm(request.GET, payment=payment)
+    context = {"customer": payment.user, "payment": payment, "preview": _preview_for(request, payment, form)}
+    return render(request, "refunds/refund_preview.html", context)
+
+
+@require_GET
+@staff_required
+def refund_sms_status(request: HtmxHttpRequest, pk: int, payment_pk: int, refund_pk: int) -> HttpResponse:
+    """The customer's text message about a refund, as it stands: the result polls this while the
+    dialog is open, until the message moves no further."""
+    payment = payment_get_for_staff(staff=request.user, user_pk=pk, payment_pk=payment_pk)
+    refund = refund_get_for_payment(payment=payment, refund_pk=refund_pk)
+    if refund is None:
+        raise Http404("No such refund on this payment.")
+    poll = request.GET.get("poll", "")
+    context = {
+        "customer": payment.user,
+        "payment": payment,
+        "refund": refund,
+        "sms": refund_sms(refund),
+        # How many times the open dialog asked: it stops after a while (the Activity tab keeps it).
+        "poll": int(poll) if poll.isascii() and poll.isdigit() and len(poll) < 6 else 0,
+    }
+    return render(request, "refunds/refund_sms_status.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -114,7 +186,13 @@ def refund_create(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpRes
 @staff_required
 def refund_list_view(request: HtmxHttpRequest, pk: int, payment_pk: int) -> HttpResponse:
     payment = payment_get_for_staff(staff=request.user, user_pk=pk, payment_pk=payment_pk)
-    context = {"customer": payment.user, "payment": payment, "refunds": refund_list(payment=payment), "nav": "users"}
+    context = {
+        "customer": payment.user,
+        "payment": payment,
+        "refunds": refund_list(payment=payment),
+        "dispute": payment_dispute(payment=payment),
+        "nav": "users",
+    }
     template_name = "refunds/refund_list.html" if request.htmx else "refunds/refund_list_page.html"
     return render(request, template_name, context)
 

@@ -13,6 +13,9 @@
   Also the text messages: 503 "Twilio refused the portal's credentials" while messages wait for
   the SMS settings (401, error 20003: none is sent until someone fixes them), and how many are
   unconfirmed (an answer lost, looked up before any resend) or left `sending` by a stopped worker.
+  Beside them, a detail that never fails the check: the API version of the latest Stripe webhook
+  event and whether it is older than the handlers need (`stripe_webhooks`): on an older version
+  Stripe sends no refund.* event for a card payment's refund.
 
 Both answer without a login and show no customer data: counts and names of checks only. Each
 answers 200 when its checks pass and 503 naming the failed check otherwise, so a load balancer
@@ -31,6 +34,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from notifications.selectors import sms_health
+from payments.selectors import stripe_webhook_api_version
 
 logger = logging.getLogger(__name__)
 
@@ -182,4 +186,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
                 )
 
         failed = _run(checks, "sms", sms_read)
-    return _answer(checks, failed, started, queue=queue or None, sms=sms or None)
+    return _answer(
+        checks, failed, started, queue=queue or None, sms=sms or None, stripe_webhooks=stripe_webhooks_detail()
+    )
+
+
+def stripe_webhooks_detail() -> dict[str, str | bool] | None:
+    """The API version Stripe's latest webhook event was written in, the one the handlers need,
+    and whether it is outdated; None before any event, or when the database does not answer (the
+    checks above say so)."""
+    try:
+        with transaction.atomic(), _bounded_cursor():
+            version = stripe_webhook_api_version()
+    except DatabaseError as error:
+        logger.warning("health: the webhook events do not answer: %s", error)
+        return None
+    if version is None:
+        return None
+    return {"api_version": version.api_version, "needed": version.needed, "outdated": bool(version.outdated)}

@@ -267,6 +267,11 @@ REFUND_APPROVAL_THRESHOLDS = env_currency_amounts("REFUND_APPROVAL_THRESHOLDS")
 REFUND_APPROVAL_WINDOW_HOURS = env_int("REFUND_APPROVAL_WINDOW_HOURS", 24, minimum=1)
 REFUND_DAILY_CAP = env_int("REFUND_DAILY_CAP", 500000)
 REFUND_DAILY_CAPS = env_currency_amounts("REFUND_DAILY_CAPS")
+# A dispute lost at the gateway: the money stays with the customer's bank, and the credits bought
+# with the payment (its disputed share, capped at the balance) are taken back ("take_back") or
+# left ("keep"); DISPUTE_LOST_SMS texts the customer when credits are taken back.
+DISPUTE_LOST_CREDITS = env_choice("DISPUTE_LOST_CREDITS", "take_back", ("take_back", "keep"))
+DISPUTE_LOST_SMS = env_bool("DISPUTE_LOST_SMS", False)
 
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25

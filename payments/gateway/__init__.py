@@ -5,7 +5,8 @@ only one that reads Stripe's vocabulary.
   `GatewayUnavailable`) and the `Gateway` protocol the refund service and the drift report call;
 - `stripe_api`: Stripe's Refunds API through the official SDK;
 - `stripe_events`: Stripe's webhook events, signature-checked and turned into typed notices;
-- `notices`: those notices (`GatewayEventNotice`, `RefundNotice`, `PaymentNotice`, `NoticeIgnored`);
+- `notices`: those notices (`GatewayEventNotice`, `RefundNotice`, `PaymentNotice`, `DisputeNotice`,
+  `NoticeIgnored`);
 - `sandbox`: an in-process stand-in used when no Stripe key is configured.
 
 Callers import from `payments.gateway`; the names below are its public face.
@@ -21,7 +22,15 @@ from payments.gateway.base import (
     GatewayUnavailable,
     GatewayWebhookRefused,
 )
-from payments.gateway.notices import GatewayEventNotice, Notice, NoticeIgnored, PaymentNotice, RefundNotice
+from payments.gateway.notices import (
+    DisputeNotice,
+    DisputeStatus,
+    GatewayEventNotice,
+    Notice,
+    NoticeIgnored,
+    PaymentNotice,
+    RefundNotice,
+)
 from payments.gateway.sandbox import SandboxGateway
 from payments.gateway.stripe_api import (
     STRIPE_ACCEPTED_REFUND_REASONS,
@@ -32,13 +41,21 @@ from payments.gateway.stripe_api import (
     stripe_refund_answer,
     stripe_refund_reason,
 )
-from payments.gateway.stripe_events import stripe_event_notice, webhook_event
+from payments.gateway.stripe_events import (
+    STRIPE_WEBHOOK_API_VERSION_NEEDED,
+    stripe_api_version_outdated,
+    stripe_event_notice,
+    webhook_event,
+)
 
 __all__ = [
     "STRIPE_ACCEPTED_REFUND_REASONS",
     "STRIPE_API_VERSION",
     "STRIPE_FAILURE_REASONS",
     "STRIPE_REFUND_REASONS",
+    "STRIPE_WEBHOOK_API_VERSION_NEEDED",
+    "DisputeNotice",
+    "DisputeStatus",
     "Gateway",
     "GatewayDeclined",
     "GatewayEventNotice",
@@ -53,6 +70,7 @@ __all__ = [
     "SandboxGateway",
     "StripeGateway",
     "gateway_for",
+    "stripe_api_version_outdated",
     "stripe_event_notice",
     "stripe_refund_answer",
     "stripe_refund_reason",

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
+from payments.selectors import payment_dispute_blocking_refunds
 from refunds.audit import RefundAction
 from refunds.models import Refund
 from refunds.services.locks import refund_rows_lock
@@ -52,6 +53,10 @@ def refund_approve(*, refund: Refund, approver: User) -> Refund:
     with transaction.atomic():
         locked = refund_rows_lock(payment_id=refund.payment_id, refund_id=refund.pk, customer=True).refund
         _decision_check(refund=locked, decider=approver)
+        # A dispute opened while the refund waited: Stripe would refuse it; it stays waiting, to be
+        # rejected or approved once the dispute is won.
+        if (dispute := payment_dispute_blocking_refunds(payment=locked.payment)) is not None:
+            raise RefundRefused(dispute.refund_refusal())
         locked.status = Refund.Status.PENDING
         locked.decided_by = approver
         locked.decided_at = timezone.now()

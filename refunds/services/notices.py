@@ -1,5 +1,6 @@
 """Acting on the gateway's webhook notices: refunds moved on, refunds made outside the portal
-recorded, payments made elsewhere (a checkout on the website) entered in the ledger.
+recorded, payments made elsewhere (a checkout on the website) entered in the ledger, disputes
+recorded on their payment (`payments.services.dispute_record_from_notice`).
 
 Each event is acted on once: its id is stored (`GatewayEvent`) in the same transaction as its
 effect, so a replay changes nothing and an error rolls both back. A notice about one of our
@@ -8,7 +9,12 @@ the portal did not make is recorded like any refund, with no one as its author.
 
 Locks, inside the event's one transaction: the event's unique key first (a second delivery of it
 waits there), then the rows, payment → refund → user (`locks.refund_rows_lock`); a payment notice
-locks only its customer's row. No advisory lock: nothing here calls the gateway.
+locks only its customer's row; a dispute notice, payment → user. No advisory lock: nothing here
+calls the gateway.
+
+An event written in an API version older than the handlers need is acted on all the same, its
+version stored with it (the health check and the Books page report it) and its log line a warning
+that says what is missed.
 """
 
 import hashlib
@@ -20,6 +26,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from payments.gateway import (
+    DisputeNotice,
     GatewayEventNotice,
     GatewayRefund,
     Notice,
@@ -29,7 +36,7 @@ from payments.gateway import (
     stripe_event_notice,
 )
 from payments.models import GatewayEvent, Payment
-from payments.services import payment_record_from_notice
+from payments.services import dispute_record_from_notice, payment_record_from_notice
 from refunds.audit import RefundAction
 from refunds.models import Refund
 from refunds.services.locks import refund_rows_lock
@@ -119,6 +126,10 @@ def _refund_notice_apply(notice: RefundNotice, *, gateway: str) -> str:
         return f"ignored: refund {answer.id} made outside the portal is {answer.status}; no money moved"
     if notice.amount is None:
         return f"ignored: refund {answer.id} has no amount"
+    if notice.amount > payment.amount - payment.amount_refunded:
+        # Not a refund Stripe could have made on this payment: recording it would break the
+        # payment's totals (a check refuses it). The drift report shows it to a person.
+        return f"ignored: refund {answer.id} is more than remains on payment {payment.pk}"
     refund = refund_external_record(payment=payment, answer=answer, amount=notice.amount, reason=notice.reason)
     return f"refund {refund.pk}: recorded from outside the portal ({refund.status})"
 
@@ -129,6 +140,8 @@ def _notice_apply(notice: Notice, *, gateway: str) -> str:
             return _refund_notice_apply(notice, gateway=gateway)
         case PaymentNotice():
             return payment_record_from_notice(notice=notice)
+        case DisputeNotice():
+            return dispute_record_from_notice(notice=notice, gateway=gateway)
         case NoticeIgnored():
             return notice.outcome
         case _:
@@ -149,14 +162,21 @@ def gateway_event_process(*, event: GatewayEventNotice) -> str:
         record, created = GatewayEvent.objects.get_or_create(
             gateway=event.gateway,
             event_id=event.event_id,
-            defaults={"type": event.type, "object_id": event.object_id[:255]},
+            defaults={"type": event.type, "object_id": event.object_id[:255], "api_version": event.api_version},
         )
         if not created:
             return "already processed"
         outcome = "; ".join(_notice_apply(notice, gateway=event.gateway) for notice in event.notices)
         record.outcome = outcome[:255]
         record.save(update_fields=["outcome"])
-    logger.info("%s event %s (%s): %s", Payment.Gateway(event.gateway).label, event.event_id, event.type, outcome)
+    # One line per event; a warning when it was unusable or written in an outdated API version.
+    label = Payment.Gateway(event.gateway).label
+    if outdated := event.api_version_outdated:
+        logger.warning("%s event %s (%s): %s. %s", label, event.event_id, event.type, outcome, outdated)
+    elif "unusable:" in outcome:
+        logger.warning("%s event %s (%s): %s", label, event.event_id, event.type, outcome)
+    else:
+        logger.info("%s event %s (%s): %s", label, event.event_id, event.type, outcome)
     return outcome
 
 

@@ -2,7 +2,8 @@
 
 0. No self-service: a staff member cannot refund a payment of their own account (same person,
    email or phone); refused before anything else, and audited.
-1. Reserve (one transaction): lock the payment, check the amount against what remains (pending
+1. Reserve (one transaction): lock the payment, refuse it while the customer's bank disputes it
+   (an open dispute: Stripe refuses it too), check the amount against what remains (pending
    refunds count as taken) and the staff member's daily cap, insert the refund `pending` with its
    idempotency key (`awaiting_approval` when a cumulative approval rule applies: see
    `approval_rules`, which says which one, and `approvals`).
@@ -31,6 +32,7 @@ from core.currencies import stripe_amount_problem
 from core.money import money_format
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for
 from payments.models import Payment
+from payments.selectors import payment_dispute_blocking_refunds
 from payments.services.locks import advisory_xact_lock
 from refunds.audit import RefundAction
 from refunds.limits import refund_daily_cap
@@ -183,6 +185,9 @@ def _refund_reserve(
         if existing.payment_id != locked.pk:
             raise RefundRefused("This form was already used for another payment; reload the page.")
         return existing, False
+    # Under the payment's lock, which a dispute's news also takes: an open dispute is in view.
+    if (dispute := payment_dispute_blocking_refunds(payment=locked)) is not None:
+        raise RefundRefused(dispute.refund_refusal())
 
     note = note.strip()
     if problem := Refund.note_problem(reason=reason, note=note):

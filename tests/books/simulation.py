@@ -47,7 +47,7 @@ from notifications import sending
 from notifications.models import SmsMessage
 from notifications.services import STATUS_RANK
 from notifications.sms import SmsTemporaryError
-from payments.models import Payment
+from payments.models import Dispute, Payment
 from payments.services import CreditsConflict, CreditsRefused, credits_adjust
 from refunds.models import Refund
 from refunds.services import (
@@ -62,6 +62,7 @@ from refunds.services import request as refund_request
 from refunds.services.reconcile import RELEASED_REASON
 from tests.factories import CustomerFactory, PaymentFactory, StaffFactory, purchase_record
 from tests.fakes.stripe import FakeStripe, stripe_event, stripe_refund
+from tests.fakes.stripe_events import dispute_event, stripe_dispute
 from tests.fakes.twilio import FakeTwilio, accept_then_error, accept_then_hang, accept_then_reset, error, hang
 
 FAULTS = [
@@ -101,7 +102,8 @@ def world_reset(stripe: FakeStripe, twilio: FakeTwilio | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE refunds_refund, payments_ledgerentry, payments_payment, payments_creditchangerequest,"
-            " payments_gatewayevent, notifications_smsmessage, audit_auditevent, procrastinate_jobs CASCADE"
+            " payments_gatewayevent, payments_dispute, notifications_smsmessage, audit_auditevent, procrastinate_jobs"
+            " CASCADE"
         )
     User.objects.filter(is_staff=False).delete()
     stripe.refunds.clear()
@@ -255,6 +257,34 @@ class Run:
             stripe_event_process(event=event)
         return "webhook"
 
+    def dispute(self) -> str:
+        """The customer's bank disputing a payment: opened, under review, then won or lost, each
+        news sent as Stripe sends it (sometimes twice, and replayed later by `webhook`)."""
+        # Mostly news of a dispute already open, so that runs see disputes won and lost.
+        disputed = list(
+            Dispute.objects.filter(status__in=Dispute.OPEN).order_by("pk").values_list("payment", flat=True)
+        )
+        chosen = (
+            self.rng.choice(disputed) if disputed and self.rng.random() < 0.7 else self.rng.choice(self.payments).pk
+        )
+        payment = Payment.objects.get(pk=chosen)
+        dispute_id = f"du_3Sim{payment.gateway_id[-12:]}"
+        now = Dispute.objects.filter(gateway_dispute_id=dispute_id).values_list("status", flat=True).first()
+        news = {
+            None: ("charge.dispute.created", "needs_response"),
+            "needs_response": ("charge.dispute.updated", "under_review"),
+            "under_review": ("charge.dispute.closed", self.rng.choice(["won", "lost"])),
+        }
+        if now not in news:
+            return "dispute closed already"
+        event_type, status = news[now]
+        event = dispute_event(event_type, stripe_dispute(dispute_id, payment, status=status))
+        self.sent_events.append(event)
+        stripe_event_process(event=event)
+        if self.rng.random() < 0.2:
+            stripe_event_process(event=event)
+        return "dispute"
+
     def _dashboard_refund(self) -> dict | None:
         """A refund made in Stripe's Dashboard, within what remains of the payment at Stripe."""
         payment = Payment.objects.get(pk=self.rng.choice(self.payments).pk)
@@ -341,8 +371,10 @@ class Run:
                 return self.refund(crash="before recording")
             if roll < 0.70:
                 return self.decide()
-            if roll < 0.85:
+            if roll < 0.81:
                 return self.webhook()
+            if roll < 0.85:
+                return self.dispute()
             if roll < 0.92:
                 return self.sms_send()
             return self.reconcile()

@@ -49,7 +49,15 @@ def test_random_runs_keep_every_rule_after_every_step(simulated_stripe, simulate
             print(f"{number} runs, {totals.total()} steps, seeds {seeds[0]}…{seed}: no violation", flush=True)
     print(dict(totals))
     # Else the runs proved little: each kind of step must have happened.
-    for kind in ("refund", "crash after reservation", "crash before recording", "webhook", "reconcile", "sms"):
+    for kind in (
+        "refund",
+        "crash after reservation",
+        "crash before recording",
+        "webhook",
+        "dispute",
+        "reconcile",
+        "sms",
+    ):
         assert totals[kind] > 0 or len(seeds) == 1, (kind, totals)
 
 

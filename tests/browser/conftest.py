@@ -16,12 +16,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from accounts.demo import FINANCE_EMAIL
 from accounts.models import User
-from tests.factories import CustomerFactory, StaffFactory
+from payments.models import CreditChangeRequest, Payment
+from refunds.models import Refund
+from tests.factories import CustomerFactory, RefundFactory, SmsMessageFactory, StaffFactory
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM would otherwise refuse
 # to run (SynchronousOnlyOperation) in the fixtures and tests that share it.
@@ -146,11 +150,12 @@ def page(request: pytest.FixtureRequest, context: BrowserContext, page_problems:
 
 @pytest.fixture
 def screenshot(page: Page) -> Callable[[str], None]:
-    """Save a full-page screenshot of the current step as artifacts/screenshots/<name>.png."""
+    """Save a screenshot of the current step (the whole page, or the window) as artifacts/screenshots/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str) -> None:
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    def take(name: str, *, full_page: bool = True) -> None:
+        # A modal dialog covers the window, not the page: photograph it as the window shows it.
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
 
     return take
 
@@ -194,3 +199,22 @@ def staff_page(page: Page, context: BrowserContext, live_server, staff_member: U
     session = client.cookies["sessionid"]
     context.add_cookies([{"name": "sessionid", "value": session.value, "url": live_server.url}])
     return page
+
+
+@pytest.fixture
+def demo_portal(transactional_db):
+    """The demo data, and something waiting on the Approvals page, and a text message or two."""
+    call_command("seed_demo", users=60)
+    fran = User.objects.get(email=FINANCE_EMAIL)
+    elijah = User.objects.get(email="elijah.herrick@example.com")
+    payment = Payment.objects.filter(user=elijah).order_by("created_at").first()
+    RefundFactory(
+        payment=payment, amount=900, status=Refund.Status.AWAITING_APPROVAL, requested_by=fran, note="Double charge"
+    )
+    balance = elijah.credits
+    CreditChangeRequest.objects.create(
+        user=elijah, balance_before=balance, new_balance=balance + 5000, note="Goodwill", requested_by=fran
+    )
+    SmsMessageFactory(user=elijah, status="delivered", created_at=timezone.now() - timedelta(days=1))
+    SmsMessageFactory(user=elijah, status="failed", last_error="Unreachable handset")
+    return elijah

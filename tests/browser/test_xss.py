@@ -87,7 +87,8 @@ def test_markup_typed_anywhere_stays_text(finance_page: Page, page_problems, scr
     row = page.get_by_role("row").filter(has_text="pi_sandbox_xss_1")
     row.get_by_role("button", name="Payment actions").click()
     row.get_by_role("menuitem", name="Create refund").click()
-    dialog = page.get_by_role("dialog", name="Create refund")
+    expect(page.get_by_role("dialog", name="Create refund")).to_be_visible()
+    dialog = page.get_by_role("dialog")  # its title follows the refund's state ("Refund sent")
     expect(dialog).to_contain_text(SCRIPT + BREAKOUT)  # the payment's description
     dialog.get_by_role("group", name="Type").get_by_label("Partial refund").check()
     dialog.get_by_label("Amount").fill(BREAKOUT)

@@ -39,7 +39,7 @@ def test_it_lists_the_users_messages_newest_first_with_time_status_and_text(staf
     assert bodies == ["Third: just queued.", "Second: refund sent.", "First: refund requested."]
     for status in ["Queued", "Sent", "Delivered"]:
         assert f">{status}</span>" in html
-    assert f'<time datetime="{dateformat.format(now, "c")}">{dateformat.format(now, "M j, Y H:i")}</time>' in html
+    assert f'<time datetime="{dateformat.format(now, "c")}">{dateformat.format(now, "M j, Y H:i T")}</time>' in html
     assert "+1 202-555-0143" in html
 
 

@@ -1,9 +1,10 @@
 """The refund form without JavaScript: what it submits means what the JavaScript form would mean.
 
-The dialog first suggests removing the credits a full refund takes back. The page's JavaScript
-keeps that suggestion following the amount until the staff member edits it; without JavaScript
-the number stays at the full refund's, so the server works it out again for the type and amount
-submitted, unless the staff member changed it.
+The dialog opens with nothing that moves money chosen: no type, no amount, and "Also remove
+purchased credits" empty, with the suggestion for the amount shown beside it. The page's
+JavaScript fills the suggestion in as the amount is typed; without JavaScript the field stays
+empty, and empty means that suggestion, worked out by the server for the type and amount
+submitted. A number the staff member typed is taken as typed.
 """
 
 import re
@@ -16,8 +17,6 @@ from payments.models import LedgerEntry
 from refunds.models import Refund
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-NO_JS = {}  # a plain form post: no HX-Request
 
 
 @pytest.fixture
@@ -40,8 +39,8 @@ def opened_form(client, payment) -> dict:
     """The fields as the dialog first fills them (the no-JavaScript page)."""
     html = client.get(url(payment)).content.decode()
     values = dict(re.findall(r'name="(\w+)" value="([^"]*)"', html))
-    return {name: values[name] for name in ("idempotency_key", "expected_reserved", "credits_suggested")} | {
-        "credits_to_remove": re.search(r'id="id_credits_to_remove"[^>]*value="(\d+)"', html).group(1),
+    return {name: values[name] for name in ("idempotency_key", "expected_reserved")} | {
+        "credits_to_remove": re.search(r'id="id_credits_to_remove"[^>]*value="(\d*)"', html).group(1),
         "reason": "requested_by_customer",
         "note": "",
         "notify_customer": "on",
@@ -52,9 +51,8 @@ def credits_removed(refund: Refund) -> int:
     return -LedgerEntry.objects.get(refund_id=refund.pk, kind="refund").credits_delta
 
 
-def test_the_form_first_suggests_the_credits_a_full_refund_takes_back(finance_client, pack):
-    data = opened_form(finance_client, pack)
-    assert data["credits_to_remove"] == data["credits_suggested"] == "2000"
+def test_the_form_opens_with_no_credits_chosen(finance_client, pack):
+    assert opened_form(finance_client, pack)["credits_to_remove"] == ""
 
 
 def test_a_partial_refund_left_at_the_suggestion_takes_back_its_share_only(finance_client, pack):
@@ -67,23 +65,25 @@ def test_a_partial_refund_left_at_the_suggestion_takes_back_its_share_only(finan
     assert User.objects.get(pk=pack.user_id).credits == 1500
 
 
-def test_a_full_refund_left_at_the_suggestion_takes_back_all_it_bought(finance_client, pack):
+def test_full_refund_chosen_with_no_amount_refunds_all_that_remains_and_its_credits(finance_client, pack):
     response = finance_client.post(url(pack), opened_form(finance_client, pack) | {"type": "full"})
     assert response.status_code == 200
-    assert credits_removed(Refund.objects.get()) == 2000
+    refund = Refund.objects.get()
+    assert (refund.type, refund.amount) == (Refund.Type.FULL, 19900)
+    assert credits_removed(refund) == 2000
 
 
-def test_credits_the_staff_member_changed_are_taken_as_typed(finance_client, pack):
+def test_credits_the_staff_member_typed_are_taken_as_typed(finance_client, pack):
     data = opened_form(finance_client, pack) | {"type": "partial", "amount": "49.75", "credits_to_remove": "1200"}
     finance_client.post(url(pack), data)
     assert credits_removed(Refund.objects.get()) == 1200
 
 
-def test_with_javascript_an_edited_number_is_taken_as_typed_even_when_it_equals_the_suggestion(finance_client, pack):
-    # The page's JavaScript empties credits_suggested once the field is edited.
-    data = opened_form(finance_client, pack) | {"type": "partial", "amount": "49.75", "credits_suggested": ""}
-    finance_client.post(url(pack), data, headers={"HX-Request": "true"})
-    assert credits_removed(Refund.objects.get()) == 2000
+def test_zero_typed_removes_no_credits(finance_client, pack):
+    data = opened_form(finance_client, pack) | {"type": "partial", "amount": "49.75", "credits_to_remove": "0"}
+    finance_client.post(url(pack), data)
+    assert not LedgerEntry.objects.filter(kind="refund", credits_delta__lt=0).exists()
+    assert User.objects.get(pk=pack.user_id).credits == 2000
 
 
 @pytest.mark.parametrize(

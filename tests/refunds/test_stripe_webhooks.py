@@ -5,15 +5,20 @@ import time
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
+from accounts.models import User
+from accounts.roles import FINANCE
+from audit.models import AuditEvent
 from notifications.models import SmsMessage
 from payments.gateway import GatewayRefund
-from payments.models import GatewayEvent, LedgerEntry, Payment
+from payments.models import Dispute, GatewayEvent, LedgerEntry, Payment
 from refunds.models import Refund
 from refunds.services import payment_refundable, refund_record_answer
 from tests.concurrency import run_together
-from tests.factories import CustomerFactory, RefundFactory, stripe_payment
+from tests.factories import CustomerFactory, RefundFactory, StaffFactory, stripe_payment
 from tests.fakes.stripe import WEBHOOK_SECRET, stripe_event, stripe_refund, stripe_signature
+from tests.fakes.stripe_events import stripe_dispute
 from tests.helpers import assert_books_balance, refund_request, sms_jobs_for
 
 URL = "/webhooks/stripe/"
@@ -474,3 +479,251 @@ def test_a_payment_without_portal_metadata_is_ignored(db, stripe_client, webhook
     assert deliver(stripe_client, stripe_event("charge.succeeded", charge)).status_code == 200
 
     assert not Payment.objects.exists()
+
+
+# charge.refund.updated: the same Refund as refund.updated, sent in every API version.
+
+
+def test_charge_refund_updated_settles_a_refund_like_refund_updated(db, stripe_client, webhook_secret):
+    payment = stripe_payment(amount=10000)
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3ChargeRefundUpdated", credits_delta=-100)
+    event = stripe_event(
+        "charge.refund.updated", stripe_refund("re_3ChargeRefundUpdated", payment, status="succeeded", amount=2500)
+    )
+
+    assert deliver(stripe_client, event).status_code == 200
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert LedgerEntry.objects.filter(refund_id=refund.pk).count() == 1
+    assert GatewayEvent.objects.get(event_id=event["id"]).type == "charge.refund.updated"
+    assert_books_balance()
+
+
+# API versions: Stripe writes each event in its endpoint's version; before 2024-10-28 it sends no
+# refund.* event for a card payment's refund.
+
+
+def test_an_event_in_an_older_api_version_is_acted_on_and_reported(db, stripe_client, webhook_secret, caplog, client):
+    payment = stripe_payment(amount=10000)
+    refund = RefundFactory(payment=payment, gateway_refund_id="re_3OldVersion")
+    event = stripe_event("refund.updated", stripe_refund("re_3OldVersion", payment, status="succeeded", amount=2500))
+    event["api_version"] = "2023-10-16"
+
+    with caplog.at_level("INFO"):
+        assert deliver(stripe_client, event).status_code == 200
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED  # acted on all the same
+    assert GatewayEvent.objects.get(event_id=event["id"]).api_version == "2023-10-16"
+    lines = [r for r in caplog.records if r.name == "refunds.services.notices"]
+    assert len(lines) == 1 and lines[0].levelname == "WARNING"
+    assert "API version 2023-10-16, older than 2024-10-28" in lines[0].getMessage()
+    assert payment.user.email not in caplog.text and str(payment.user.phone) not in caplog.text
+    health = json.loads(client.get("/healthz").content)
+    assert health["stripe_webhooks"] == {"api_version": "2023-10-16", "needed": "2024-10-28", "outdated": True}
+    client.force_login(StaffFactory(roles=[FINANCE]))
+    books = client.get(reverse("books")).content.decode()
+    assert "Stripe webhooks: API version 2023-10-16 is older than 2024-10-28" in books
+    assert "refunds made in the Stripe Dashboard" in books
+
+    # The endpoint moved to a current version: its next event clears the report.
+    deliver(
+        stripe_client,
+        stripe_event("refund.updated", stripe_refund("re_3OldVersion", payment, status="succeeded", amount=2500)),
+    )
+
+    health = json.loads(client.get("/healthz").content)
+    assert health["stripe_webhooks"]["outdated"] is False
+    assert "Stripe webhooks: API version" not in client.get(reverse("books")).content.decode()
+
+
+def test_an_event_naming_no_api_version_is_reported_as_unknown(db, stripe_client, webhook_secret, client):
+    event = stripe_event("charge.succeeded", {"id": "ch_3NoVersion", "object": "charge", "metadata": {}})
+    event["api_version"] = None
+
+    assert deliver(stripe_client, event).status_code == 200
+
+    assert GatewayEvent.objects.get(event_id=event["id"]).api_version == "unknown"
+    assert json.loads(client.get("/healthz").content)["stripe_webhooks"]["outdated"] is True
+
+
+def test_charge_refunded_without_its_refunds_in_an_old_version_says_who_will_record_the_refund(
+    db, stripe_client, webhook_secret
+):
+    payment = stripe_payment()
+    charge = {"id": "ch_3NoList", "object": "charge", "payment_intent": payment.gateway_id, "amount_refunded": 500}
+    event = stripe_event("charge.refunded", charge)
+    event["api_version"] = "2024-06-20"
+
+    assert deliver(stripe_client, event).status_code == 200
+
+    outcome = GatewayEvent.objects.get(event_id=event["id"]).outcome
+    assert outcome.startswith("not recorded: the event lists no refunds and API version 2024-06-20")
+    assert "drift report" in outcome
+    assert not Refund.objects.exists()
+
+
+# Signed, but malformed: never a 500, one log line, nothing changed. An event that cannot be named
+# (no id, an id that is not Stripe's, no object) is refused with a 400: there is nothing to record.
+# One that can be named but carries a value no Stripe API sends is answered 200 and recorded once
+# as unusable (or ignored): Stripe retries any other answer for three days, and it never gets better.
+
+
+def arabic_indic(number: int) -> str:
+    """`number` in Arabic-Indic digits: what Python's int() takes and Stripe's metadata never means."""
+    return "".join(chr(0x660 + int(digit)) for digit in str(number))
+
+
+def _malformed(case: str, payment: Payment) -> dict:
+    customer = payment.user
+    checkout = {
+        "id": "ch_3Malformed",
+        "object": "charge",
+        "amount": 1900,
+        "amount_captured": 1900,
+        "currency": "usd",
+        "metadata": {"portal_user_id": str(customer.pk), "credits": "100"},
+        "created": 1_790_000_000,
+    }
+    dashboard_refund = stripe_refund("re_3Malformed", payment, status="succeeded", amount=2500)
+    dispute = stripe_dispute("du_3Malformed", payment)
+    cases = {
+        "no event id": lambda: stripe_event("refund.created", dashboard_refund) | {"id": None},
+        "NUL in the event id": lambda: stripe_event("refund.created", dashboard_refund, event_id="evt_3\x00Nul"),
+        "a 400-character event id": lambda: stripe_event(
+            "refund.created", dashboard_refund, event_id="evt_" + "a" * 396
+        ),
+        "no object": lambda: {**stripe_event("refund.created", dashboard_refund), "data": {}},
+        "an object that is a list": lambda: {
+            **stripe_event("refund.created", dashboard_refund),
+            "data": {"object": []},
+        },
+        "a type that is a number": lambda: stripe_event("refund.created", dashboard_refund) | {"type": 7},
+        "non-ASCII digits in the customer id": lambda: stripe_event(
+            "charge.succeeded", checkout | {"metadata": {"portal_user_id": arabic_indic(customer.pk), "credits": "100"}}
+        ),
+        "non-ASCII digits in the credits": lambda: stripe_event(
+            "charge.succeeded",
+            checkout | {"metadata": {"portal_user_id": str(customer.pk), "credits": arabic_indic(100)}},
+        ),
+        "a payment of 10^20": lambda: stripe_event(
+            "charge.succeeded", checkout | {"amount": 10**20, "amount_captured": 10**20}
+        ),
+        "a refund of 10^20": lambda: stripe_event("refund.created", dashboard_refund | {"amount": 10**20}),
+        "a refund of more than the payment": lambda: stripe_event(
+            "refund.created", dashboard_refund | {"amount": 10001}
+        ),
+        "a dispute of 10^20": lambda: stripe_event("charge.dispute.created", dispute | {"amount": 10**20}),
+        "currency u$d on a payment": lambda: stripe_event("charge.succeeded", checkout | {"currency": "u$d"}),
+        "currency u$d on a dispute": lambda: stripe_event("charge.dispute.created", dispute | {"currency": "u$d"}),
+        "an event created in 10**15": lambda: stripe_event("refund.created", dashboard_refund, created=10**15),
+        "a payment created in 10**15": lambda: stripe_event("charge.succeeded", checkout | {"created": 10**15}),
+        "an evidence due date in 10**15": lambda: stripe_event(
+            "charge.dispute.created", dispute | {"evidence_details": {"due_by": 10**15}}
+        ),
+        "NUL in a dispute id": lambda: stripe_event("charge.dispute.created", dispute | {"id": "du_\x00"}),
+        "NUL in a refund id": lambda: stripe_event("refund.created", dashboard_refund | {"id": "re_\x00"}),
+        "a refund status that is a list": lambda: stripe_event("refund.created", dashboard_refund | {"status": ["x"]}),
+        "a refund status Stripe does not have": lambda: stripe_event(
+            "refund.created", dashboard_refund | {"status": "done"}
+        ),
+        "a failure reason that is an object": lambda: stripe_event(
+            "refund.failed", dashboard_refund | {"status": "failed", "failure_reason": {"code": 1}}
+        ),
+        "an amount that is text": lambda: stripe_event("charge.dispute.created", dispute | {"amount": "10000"}),
+        "an amount that is true": lambda: stripe_event("refund.created", dashboard_refund | {"amount": True}),
+        "metadata that is a list": lambda: stripe_event(
+            "charge.succeeded", checkout | {"metadata": ["portal_user_id"]}
+        ),
+        "metadata and description of the wrong types": lambda: stripe_event(
+            "charge.succeeded",
+            checkout | {"description": {"x": 1}, "metadata": {"portal_user_id": str(customer.pk), "credits": 5}},
+        ),
+        "a created that is text": lambda: stripe_event("charge.succeeded", checkout | {"created": "yesterday"}),
+        "a dispute status that is a number": lambda: stripe_event("charge.dispute.created", dispute | {"status": 5}),
+        "a dispute naming no payment": lambda: stripe_event(
+            "charge.dispute.created", dispute | {"charge": None, "payment_intent": {"id": None}}
+        ),
+    }
+    return cases[case]()
+
+
+REFUSED = {
+    "no event id",
+    "NUL in the event id",
+    "a 400-character event id",
+    "no object",
+    "an object that is a list",
+    "a type that is a number",
+}
+MALFORMED = [
+    "no event id",
+    "NUL in the event id",
+    "a 400-character event id",
+    "no object",
+    "an object that is a list",
+    "a type that is a number",
+    "non-ASCII digits in the customer id",
+    "non-ASCII digits in the credits",
+    "a payment of 10^20",
+    "a refund of 10^20",
+    "a refund of more than the payment",
+    "a dispute of 10^20",
+    "currency u$d on a payment",
+    "currency u$d on a dispute",
+    "an event created in 10**15",
+    "a payment created in 10**15",
+    "an evidence due date in 10**15",
+    "NUL in a dispute id",
+    "NUL in a refund id",
+    "a refund status that is a list",
+    "a refund status Stripe does not have",
+    "a failure reason that is an object",
+    "an amount that is text",
+    "an amount that is true",
+    "metadata that is a list",
+    "metadata and description of the wrong types",
+    "a created that is text",
+    "a dispute status that is a number",
+    "a dispute naming no payment",
+]
+
+
+def _money_rows() -> tuple:
+    """Every row a webhook could change, as values."""
+    return (
+        list(Payment.objects.order_by("pk").values()),
+        list(Refund.objects.order_by("pk").values()),
+        list(LedgerEntry.objects.order_by("pk").values()),
+        list(Dispute.objects.order_by("pk").values()),
+        list(User.objects.order_by("pk").values_list("pk", "credits")),
+        list(AuditEvent.objects.order_by("pk").values_list("pk", flat=True)),
+        list(SmsMessage.objects.order_by("pk").values_list("pk", flat=True)),
+    )
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_signed_but_malformed_event_is_never_a_500_and_changes_nothing(
+    db, stripe_client, webhook_secret, caplog, case
+):
+    payment = stripe_payment(amount=10000, credits=500)
+    event = _malformed(case, payment)
+    before = _money_rows()
+
+    with caplog.at_level("INFO"):
+        response = deliver(stripe_client, event)
+
+    assert response.status_code == (400 if case in REFUSED else 200), response.content
+    assert _money_rows() == before
+    recorded = list(GatewayEvent.objects.values_list("outcome", flat=True))
+    if case in REFUSED:
+        assert recorded == []
+    else:
+        # Recorded once as what it is, so that a retry of it finds it and changes nothing either.
+        assert len(recorded) == 1 and recorded[0].startswith(("unusable:", "ignored:")), recorded
+        assert deliver(stripe_client, event).status_code == 200
+        assert GatewayEvent.objects.count() == 1
+    ours = [r for r in caplog.records if r.name.startswith(("payments", "refunds"))]
+    assert len(ours) == 1, [r.getMessage() for r in ours]
+    assert "\x00" not in ours[0].getMessage()

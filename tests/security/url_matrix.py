@@ -132,6 +132,10 @@ MATRIX: dict[str, list[Probe]] = {
         # An empty form: refused as invalid (422) once past the access checks; nothing is refunded.
         staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="refund-panel"),
     ],
+    # The refund dialog's preview of consequences, for the values being typed (nothing written).
+    "refund_preview": [staff_view(allowed=REFUNDERS, htmx_target="refund-preview")],
+    # A refund's text message as it stands (the result polls it): who may see the payment may see it.
+    "refund_sms_status": [staff_view(allowed=EVERY_ROLE, htmx_target="refund-sms")],
     "refund_list": [
         staff_view(allowed=EVERY_ROLE),
         staff_view(allowed=EVERY_ROLE, htmx_target="refund-list"),
