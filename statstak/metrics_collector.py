@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from accounts.audit import AccountAction
 from books.checks import RULES
 from notifications.models import SmsStatus
-from payments.models import CreditChangeRequest, Payment
+from payments.models import CreditChangeRequest, Dispute, Payment
 from refunds.models import Refund
 from statstak.queue import app as queue_app
 
@@ -75,6 +75,7 @@ class BusinessStateCollector(Collector):
     def _families(self, cursor) -> Iterator[Metric]:
         yield from self._refunds(cursor)
         yield from self._approvals(cursor)
+        yield from self._disputes(cursor)
         messages, twilio_last_callback = self._messages(cursor)
         yield from messages
         yield from self._queue(cursor)
@@ -156,6 +157,33 @@ class BusinessStateCollector(Collector):
             oldest.add_metric([kind], _seconds(age))
         yield waiting
         yield oldest
+
+    def _disputes(self, cursor) -> Iterator[Metric]:
+        statuses = list(Dispute.OPEN)
+        opened = _gauge("statstak_disputes_open", "Disputes the bank opened and has not decided.", ["status"])
+        due = _gauge(
+            "statstak_dispute_evidence_due_in_seconds",
+            "Time left until the earliest evidence deadline of a dispute that needs a response (negative: "
+            "passed); absent when none does.",
+        )
+        counts = dict.fromkeys(statuses, 0)
+        cursor.execute(
+            "SELECT status, count(*) FROM payments_dispute WHERE status = ANY(%s) GROUP BY status", [statuses]
+        )
+        for status, count in cursor.fetchall():
+            counts[status] = count
+        for status, count in counts.items():
+            opened.add_metric([status], count)
+        cursor.execute(
+            """SELECT extract(epoch FROM min(evidence_due_at) - now()) FROM payments_dispute
+               WHERE status = ANY(%s) AND evidence_due_at IS NOT NULL""",
+            [[Dispute.Status.NEEDS_RESPONSE, Dispute.Status.INQUIRY_NEEDS_RESPONSE]],
+        )
+        left = cursor.fetchone()[0]
+        if left is not None:
+            due.add_metric([], float(left))
+        yield opened
+        yield due
 
     def _messages(self, cursor) -> tuple[list[Metric], float]:
         """The messages' families, and when Twilio's status callback last moved one (Unix time)."""

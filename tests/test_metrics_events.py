@@ -21,6 +21,7 @@ from accounts.roles import FINANCE
 from books.services import books_check_record
 from notifications.models import SmsMessage
 from notifications.services import sms_notify
+from payments.models import Dispute
 from refunds.models import Refund
 from tests.factories import STAFF_PASSWORD, CustomerFactory, PaymentFactory, StaffFactory, stripe_payment
 from tests.fakes.stripe import WEBHOOK_SECRET, stripe_event, stripe_refund, stripe_signature
@@ -159,7 +160,7 @@ def test_webhook_deliveries_are_counted_by_result_and_the_last_event_is_dated(cl
 
 
 @pytest.mark.django_db(transaction=True)
-def test_approvals_waiting_books_checks_and_lockouts_are_read_from_the_database(client, settings, refunder):
+def test_approvals_disputes_books_checks_and_lockouts_are_read_from_the_database(client, settings, refunder):
     settings.REFUND_APPROVAL_THRESHOLD = 1000
     refund = refund_request(PaymentFactory(), actor=refunder, amount=5000)
     assert refund.status == Refund.Status.AWAITING_APPROVAL
@@ -168,7 +169,19 @@ def test_approvals_waiting_books_checks_and_lockouts_are_read_from_the_database(
     for _ in range(settings.LOGIN_FAILURE_LIMIT):
         Client().post("/login/", {"username": staff.email, "password": "not " + STAFF_PASSWORD})
 
+    Dispute.objects.create(
+        payment=PaymentFactory(),
+        gateway_dispute_id="du_Metrics1",
+        amount=1000,
+        currency="USD",
+        status=Dispute.Status.NEEDS_RESPONSE,
+        evidence_due_at=timezone.now() + timedelta(days=1),
+        reported_at=timezone.now(),
+    )
+
     after = metrics_scrape(client)
+    assert metric(after, "statstak_disputes_open", status="needs_response") == 1
+    assert 0 < metric(after, "statstak_dispute_evidence_due_in_seconds") <= 86400
     assert metric(after, "statstak_approvals_waiting", kind="refund") == 1
     assert metric(after, "statstak_approval_oldest_age_seconds", kind="refund") >= 0
     assert metric(after, "statstak_books_check_last_run_timestamp_seconds") > timezone.now().timestamp() - 60
