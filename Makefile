@@ -3,6 +3,8 @@ PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Where the web server's and the queue worker's metrics meet (core/metrics.py): one folder per portal.
+METRICS_DIR ?= $(CURDIR)/.metrics/$(PORT)
 
 .PHONY: run test install db stop migrate lint format bench bench-sms lock serve upgrade-check soak simulate
 
@@ -30,7 +32,7 @@ run: migrate
 	@echo "  StatStak Labs admin portal: http://127.0.0.1:$(PORT)/  (log in with the staff login above)"
 	@echo "  Text messages go through the queue worker started beside it (console SMS: printed below)."
 	@echo
-	PORT=$(PORT) PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile.dev
+	PORT=$(PORT) PYTHONUNBUFFERED=1 PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/honcho start -f Procfile.dev
 
 test: db
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -58,7 +60,7 @@ bench-sms: db
 serve: migrate
 	STATIC_MANIFEST=true $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	STATIC_MANIFEST=true DJANGO_DEBUG=false GUNICORN_BIND=127.0.0.1:$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
-		PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile web worker
+		PYTHONUNBUFFERED=1 PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/honcho start -f Procfile web worker
 
 # The concurrency soak for longer than CI gives it (tests/books/test_soak.py): SECONDS=…, SEED=… to replay.
 SECONDS ?= 300

@@ -11,12 +11,22 @@ Each thread keeps its own PostgreSQL connection (CONN_MAX_AGE), so one machine h
 workers x threads connections: 5 x 4 = 20 on 2 CPUs. README (Deployment) adds up the budget
 against PostgreSQL's `max_connections`.
 
+Metrics (/metrics): every worker process counts requests in its own memory, so prometheus_client's
+multiprocess mode keeps them in files of PROMETHEUS_MULTIPROC_DIR (a folder per portal on this machine,
+made here when unset), added up at each scrape. The folder is emptied when gunicorn starts; a queue worker
+on the same machine given the same folder is counted in the same answer (core/metrics.py).
+
+Stopping: on SIGTERM gunicorn stops accepting connections and gives requests in flight
+GUNICORN_GRACEFUL_TIMEOUT seconds to finish before it kills the workers (docs/runbook.md, "Stopping").
+
 Static files are served by WhiteNoise inside the application (after `collectstatic`): nothing else
 needs to run beside these processes, and any number of machines can run them behind one load
 balancer, all stateless (sessions, jobs and locks live in PostgreSQL).
 """
 
 import os
+import re
+import tempfile
 
 from statstak.environment import env_bool, env_choice, env_int, env_str
 
@@ -29,6 +39,11 @@ def _cpus() -> int:
 
 
 bind = [env_str("GUNICORN_BIND") or f"0.0.0.0:{env_int('PORT', 8000, minimum=1, maximum=65535)}"]
+
+# Before the application is imported (prometheus_client reads it then), and inherited by every worker.
+if not env_str("PROMETHEUS_MULTIPROC_DIR"):
+    _address = re.sub(r"[^A-Za-z0-9]+", "-", bind[0]).strip("-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(), f"statstak-metrics-{_address}")
 workers = env_int("WEB_CONCURRENCY", 2 * _cpus() + 1, minimum=1)
 worker_class = "gthread"
 threads = env_int("GUNICORN_THREADS", 4, minimum=1)
@@ -37,7 +52,7 @@ threads = env_int("GUNICORN_THREADS", 4, minimum=1)
 # and its one retry (STRIPE_TIMEOUT_SECONDS, 10 s each), well under a load balancer's.
 timeout = env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (a deploy, a scale-in) requests in flight get this long to finish.
-graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 25)
 # Longer than a load balancer's idle timeout (60 s on the common ones), so that the balancer,
 # not gunicorn, closes idle connections: otherwise it may send a request on one being closed (502).
 keepalive = env_int("GUNICORN_KEEPALIVE", 75)
@@ -59,6 +74,44 @@ accesslog = "-"
 errorlog = "-"
 loglevel = env_choice("GUNICORN_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical"))
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms id=%({x-request-id}o)s'
+
+# LOG_FORMAT=json (statstak/settings.py): gunicorn's own lines as JSON objects too, and no access line: the
+# portal's request line (statstak.request) says the same, with the view and the staff member.
+if env_choice("LOG_FORMAT", "plain", ("plain", "json")) == "json":
+    accesslog = None
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": ["json_console"]},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+        "handlers": {
+            "json_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["mask_phone_numbers"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "filters": {"mask_phone_numbers": {"()": "core.log_masking.PhoneNumberMaskingFilter"}},
+        "formatters": {"json": {"()": "core.log_format.JsonLogFormatter"}},
+    }
+
+
+def on_starting(server) -> None:
+    # Counts of an earlier run (or of its dead workers) must not be added to this one's.
+    from core.metrics import metrics_folder_clean
+
+    metrics_folder_clean()
+
+
+def child_exit(server, worker) -> None:
+    # What a dead worker counted stays in its files (counters must not go back); only its live gauges go.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def when_ready(server) -> None:

@@ -2,13 +2,17 @@
 
 Taken from an incoming `X-Request-ID` (a load balancer's) when it looks sane, else made here;
 echoed on the response so a staff member's bug report can be matched to the rows it wrote.
-The client's address and user agent ride along for the audit trail.
+The client's address and user agent ride along for the audit trail; the view's name and the
+staff member's id ride along for the logs (`log_context`). A job enqueued by a request carries the
+request's id, and the worker runs it inside `correlation_scope(that id)`, so the job's log lines,
+ledger rows and audit events name the request that caused them.
 """
 
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -19,6 +23,8 @@ from core.text import text_clean
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _current: ContextVar[str] = ContextVar("correlation_id", default="")
 _client: ContextVar[tuple[str | None, str]] = ContextVar("client", default=(None, ""))
+# (view name, staff id) of the current request, once known: set by the request metrics middleware.
+_request_view: ContextVar[tuple[str, str]] = ContextVar("request_view", default=("", ""))
 
 
 def correlation_id() -> str:
@@ -29,6 +35,40 @@ def correlation_id() -> str:
 def request_client() -> tuple[str | None, str]:
     """The current request's client address and user agent, or (None, "") outside a request."""
     return _client.get()
+
+
+def correlation_id_sane(value: str) -> bool:
+    """Whether `value` may be used as a correlation id (taken from a header or a job's arguments)."""
+    return bool(_SANE.match(value or ""))
+
+
+@contextmanager
+def correlation_scope(value: str) -> Iterator[None]:
+    """Run a block (a queue job) under a correlation id carried from the request that caused it;
+    an insane or empty one is replaced by a fresh id, so every job's lines can still be told apart."""
+    token = _current.set(value if correlation_id_sane(value) else uuid.uuid4().hex)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def correlation_job_kwargs() -> dict[str, str]:
+    """The keyword arguments that carry the current request's id into a job it enqueues (none
+    outside a request), for a task that runs itself under `correlation_scope(correlation_id)`."""
+    value = _current.get()
+    return {"correlation_id": value} if value else {}
+
+
+def request_view_set(*, view: str, staff_id: str) -> None:
+    """Name the current request's view and staff member for its log lines (reset with the request)."""
+    _request_view.set((view, staff_id))
+
+
+def log_context() -> dict[str, str]:
+    """What a log line may say about where it was written: request id, view, staff id (or "")."""
+    view, staff_id = _request_view.get()
+    return {"request_id": _current.get(), "view": view, "staff_id": staff_id}
 
 
 def _client_address(request: HttpRequest) -> str | None:
@@ -71,10 +111,12 @@ class CorrelationIdMiddleware:
         value = incoming if _SANE.match(incoming) else uuid.uuid4().hex
         token = _current.set(value)
         client = _client.set((_client_address(request), request.META.get("HTTP_USER_AGENT", "")))
+        view = _request_view.set(("", ""))
         try:
             response = self.get_response(request)
         finally:
             _current.reset(token)
             _client.reset(client)
+            _request_view.reset(view)
         response["X-Request-ID"] = value
         return response

@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.correlation import correlation_job_kwargs
 from core.log_masking import mask_phone
 from notifications import sending, sms, tasks
 from notifications.audit import NotificationAction
@@ -82,7 +83,7 @@ def sms_notify(*, user: models.Model, body: str, about: models.Model | None = No
         return message
 
     message = SmsMessage.objects.create(user=user, to=phone.as_e164, body=body, **about_link)
-    tasks.sms_send.defer(message_id=message.pk)
+    tasks.sms_send.defer(message_id=message.pk, **correlation_job_kwargs())
     logger.info(
         "SMS %s to user %s (%s, %d characters) queued", message.pk, user.pk, mask_phone(phone.as_e164), len(body)
     )

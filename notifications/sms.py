@@ -46,6 +46,7 @@ from twilio.rest import Client
 from urllib3.exceptions import MaxRetryError
 
 from core.log_masking import mask_phone, mask_phones_in
+from core.metrics import external_call
 from notifications.models import TWILIO_AUTHENTICATION_ERROR
 
 TWILIO_API_URL = "https://api.twilio.com"
@@ -127,6 +128,7 @@ class ConsoleSmsBackend:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
+    @external_call("console", "message_create")
     def send(self, *, to: str, body: str, status_callback: str | None) -> str:
         message_id = f"console-{uuid.uuid4().hex}"
         shown = body if settings.DEBUG else f"({len(body)} characters, shown only with DEBUG on)"
@@ -178,6 +180,7 @@ class TwilioSmsBackend:
             {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
         )
 
+    @external_call("twilio", "message_create")
     def send(self, *, to: str, body: str, status_callback: str | None) -> str:
         options = dict(self.sender)
         if status_callback:
@@ -190,6 +193,7 @@ class TwilioSmsBackend:
             raise SmsOutcomeUnknown("Twilio answered without a message id.")
         return message.sid
 
+    @external_call("twilio", "message_lookup")
     def find(self, *, to: str, reference: str, body: str, since: datetime) -> list[ProviderMessage]:
         """Twilio's outbound messages to `to` since `since` carrying `reference`, oldest first.
 

@@ -1,7 +1,8 @@
 """The queue's jobs for notifications: sending a text message, and recovering the ones a dead
 worker left half-sent.
 
-Jobs carry only the message's id: no number or text ever sits in the queue's tables or logs.
+Jobs carry only the message's id (and the id of the request that queued it, for the logs): no
+number or text ever sits in the queue's tables or logs.
 """
 
 import logging
@@ -12,6 +13,7 @@ from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Job
 
+from core.correlation import correlation_scope
 from notifications import sending
 from notifications.sms import SmsConfigurationError, SmsTemporaryError
 
@@ -46,8 +48,9 @@ class SmsRetryStrategy(BaseRetryStrategy):
 # Named "notifications.sms_send" before notifications had its own app: jobs already queued under that
 # name still run.
 @app.task(name="notifications.sms_send", aliases=["accounts.sms_send"], queue="sms", retry=SmsRetryStrategy())
-def sms_send(message_id: int) -> None:
-    sending.sms_send(message_id=message_id)
+def sms_send(message_id: int, correlation_id: str = "") -> None:
+    with correlation_scope(correlation_id):
+        sending.sms_send(message_id=message_id)
 
 
 @app.periodic(cron="*/5 * * * *")

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.metrics import webhook_observed
 from notifications import sms
 from notifications.forms import TwilioStatusCallbackForm
 from notifications.services import sms_status_record
@@ -30,6 +31,7 @@ def _public_url(request: HttpRequest) -> str:
 @csrf_exempt
 @login_not_required
 @require_POST
+@webhook_observed("twilio")
 def twilio_sms_status(request: HttpRequest, message_id: int) -> HttpResponse:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not sms.twilio_signature_is_valid(url=_public_url(request), params=request.POST, signature=signature):

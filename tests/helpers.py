@@ -66,7 +66,7 @@ def sms_jobs_for(refund: Refund) -> list[SmsMessage]:
         )
     )
     for message in messages:
-        jobs = ProcrastinateJob.objects.filter(task_name=SEND_TASK, args={"message_id": message.pk})
+        jobs = ProcrastinateJob.objects.filter(task_name=SEND_TASK, args__message_id=message.pk)
         assert jobs.count() == 1, f"SMS {message.pk} has {jobs.count()} send jobs"
     return messages
 
@@ -87,3 +87,33 @@ def assert_books_balance() -> None:
             assert (entries, reversals) == (1, 0), f"refund {refund.pk}: {entries} entries, {reversals} reversals"
         else:
             assert entries == reversals <= 1, f"refund {refund.pk}: {entries} entries, {reversals} reversals"
+
+
+# Metrics (/metrics), as Prometheus reads them.
+
+METRICS_TOKEN = "metrics-test-token-0123456789abcdefghijklmnop"
+
+
+def metrics_scrape(client) -> dict[tuple[str, frozenset], float]:
+    """Every sample of one scrape of /metrics (settings.METRICS_TOKEN must be METRICS_TOKEN):
+    {(name, frozenset(labels.items())): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200, response.content[:300]
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def metric(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    """One sample's value; 0 when it is not there (a labelled series nothing has touched yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def metric_total(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    """The sum of every sample of `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(value for (each, found), value in samples.items() if each == name and wanted <= found)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models.functions import Coalesce
 
+from core.metrics import external_call
 from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable
 from payments.gateway.stripe_api import (
     STRIPE_ACCEPTED_REFUND_REASONS,
@@ -45,6 +46,7 @@ class SandboxGateway:
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
         return f"re_sandbox_{scenario}_{digest}"
 
+    @external_call("sandbox", "refund_create")
     def refund(
         self,
         *,

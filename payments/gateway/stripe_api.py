@@ -12,6 +12,7 @@ from typing import Any
 import stripe
 
 from core.currencies import stripe_amount_problem
+from core.metrics import external_call
 from payments.gateway.base import GatewayDeclined, GatewayRefund, GatewayRefundListed, GatewayUnavailable
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ class StripeGateway:
             max_network_retries=max_retries,
         )
 
+    @external_call("stripe", "refund_create")
     def refund(
         self,
         *,
@@ -214,6 +216,7 @@ class StripeGateway:
             raise _stripe_unavailable(error) from error
         return stripe_refund_answer(refund.to_dict())
 
+    @external_call("stripe", "refund_retrieve")
     def retrieve_refund(self, *, refund_id: str) -> GatewayRefund:
         try:
             refund = self.client.v1.refunds.retrieve(refund_id)

@@ -6,7 +6,8 @@ console SMS backend prints (a worker's output). The flows: a staff member logs i
 the password once), searches for a customer by email, saves credits with a note naming the
 customer's number and email, executes a refund on the sandbox gateway with an SMS, the queue
 sends that SMS through the console backend, and Stripe's webhook reports a payment (its billing
-details carry the email, phone and card) and a refund; forged webhook calls are refused.
+details carry the email, phone and card) and a refund; forged webhook calls are refused. Twice:
+with the plain format, and with LOG_FORMAT=json's (every line then a JSON object).
 """
 
 import io
@@ -19,6 +20,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.roles import FINANCE
+from core.log_format import JsonLogFormatter
 from core.log_masking import PhoneNumberMaskingFilter
 from notifications.models import SmsMessage
 from notifications.sending import sms_send
@@ -49,21 +51,28 @@ def card_like_numbers(text: str) -> list[str]:
     return found
 
 
-@pytest.fixture
-def all_logs():
-    """Every log record, DEBUG and up, as the configured root handler writes it."""
+@pytest.fixture(params=["plain", "json"])
+def all_logs(request):
+    """Every log record, DEBUG and up, as the configured root handler writes it (in each LOG_FORMAT)."""
     root = logging.getLogger()
     (handler,) = [h for h in root.handlers if any(isinstance(f, PhoneNumberMaskingFilter) for f in h.filters)]
     stream = io.StringIO()
     old_stream, old_root_level, old_handler_level = handler.setStream(stream), root.level, handler.level
+    old_formatter = handler.formatter
+    if request.param == "json":
+        handler.setFormatter(JsonLogFormatter())
     root.setLevel(logging.DEBUG)
     handler.setLevel(logging.DEBUG)
     try:
         yield stream
     finally:
         handler.setStream(old_stream)
+        handler.setFormatter(old_formatter)
         root.setLevel(old_root_level)
         handler.setLevel(old_handler_level)
+    if request.param == "json":  # and every line written was one JSON object
+        for line in stream.getvalue().splitlines():
+            assert isinstance(json.loads(line), dict), line
 
 
 @pytest.fixture

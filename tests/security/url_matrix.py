@@ -173,6 +173,9 @@ MATRIX: dict[str, list[Probe]] = {
     # Health checks: public, and no customer data.
     "healthz": [everyone(answer=503)],  # no queue worker runs here: /healthz says so
     "readyz": [everyone()],
+    # Prometheus' endpoint: no such page without METRICS_TOKEN (as here), whoever asks; a session is never a
+    # token (tests/test_metrics_endpoint.py asks it with a token set).
+    "metrics": [everyone(answer=404)],
 }
 
 
