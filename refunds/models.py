@@ -59,6 +59,11 @@ class Refund(models.Model):
     source = models.CharField(max_length=16, choices=Source, default=Source.PORTAL)
     gateway_refund_id = models.CharField(max_length=255, blank=True)
     idempotency_key = models.CharField(max_length=64, unique=True)
+    # The id of the request that asked for the refund (X-Request-ID, core.correlation), kept so
+    # that every call for this refund (the first, and reconciliation's retries with the same key)
+    # sends the same metadata: Stripe refuses a key reused with other parameters. "" for refunds
+    # made before it was kept, or outside a request; then none is sent.
+    correlation_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -69,12 +69,15 @@ class Gateway(Protocol):
         idempotency_key: str,
         portal_refund_id: int,
         portal_staff_id: int | None,
+        portal_request_id: str = "",
     ) -> GatewayRefund:
         """Create a refund, or replay the answer to an earlier request with the same key.
 
         `reason` is a `refunds.Refund.Reason` value; the gateway sends it in its own terms.
         `portal_refund_id` and `portal_staff_id` are kept with the refund at the gateway, so that
-        its notices can name our refund before we have stored the gateway's id.
+        its notices can name our refund before we have stored the gateway's id; so is
+        `portal_request_id` (the id of the request that asked for it, for tracing), when given:
+        the caller sends the same one on every call with the same key.
         """
         ...
 

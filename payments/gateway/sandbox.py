@@ -57,6 +57,7 @@ class SandboxGateway:
         idempotency_key: str,
         portal_refund_id: int,
         portal_staff_id: int | None,
+        portal_request_id: str = "",
     ) -> GatewayRefund:
         # As strict as Stripe where a new reason could break: one it would refuse is refused here
         # first, in development and in the tests, rather than in production.

@@ -191,12 +191,15 @@ class StripeGateway:
         idempotency_key: str,
         portal_refund_id: int,
         portal_staff_id: int | None,
+        portal_request_id: str = "",
     ) -> GatewayRefund:
         stripe_amount_check(amount=amount, currency=currency)
         target = _payment_field(payment_gateway_id)
         # Kept with the refund at Stripe, so that its webhook events can name our refund before
         # the answer to this call (and the refund's id) has reached us.
         metadata = {"portal_refund_id": str(portal_refund_id), "portal_staff_id": str(portal_staff_id or "")}
+        if portal_request_id:  # absent, not empty, for refunds asked before it was kept: their first call had none
+            metadata["portal_request_id"] = portal_request_id
         params: dict[str, Any] = {target: payment_gateway_id, "amount": amount}
         if (stripe_reason := stripe_refund_reason(reason)) is not None:
             params["reason"] = stripe_reason

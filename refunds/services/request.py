@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
+from core.correlation import correlation_id
 from core.currencies import stripe_amount_problem
 from core.money import money_format
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, gateway_for
@@ -245,6 +246,7 @@ def _refund_reserve(
         amount=amount,
         currency=locked.currency,
         idempotency_key=idempotency_key,
+        correlation_id=correlation_id(),
         requested_by=actor,
         credits_delta=credits_delta,
         notify_customer=notify_customer,
@@ -320,6 +322,7 @@ def gateway_ask(refund: Refund) -> GatewayRefund | None:
             idempotency_key=refund.idempotency_key,
             portal_refund_id=refund.pk,
             portal_staff_id=refund.requested_by_id,
+            portal_request_id=refund.correlation_id,
         )
     except GatewayDeclined as declined:
         return GatewayRefund(id=refund.gateway_refund_id, status="failed", failure_reason=str(declined))

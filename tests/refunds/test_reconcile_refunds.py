@@ -17,6 +17,7 @@ from django.db.models import F
 from procrastinate.contrib.django import app
 
 from audit.models import AuditEvent
+from core.correlation import correlation_scope
 from payments.models import LedgerEntry, Payment
 from refunds.audit import RefundAction
 from refunds.models import Refund
@@ -390,3 +391,17 @@ def test_the_worker_runs_reconciliation_every_five_minutes(stripe_api):
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
     assert_books_balance()
+
+
+def test_a_refund_sent_again_carries_the_request_id_its_first_call_had(stripe_api):
+    # Stripe compares every parameter of a reused key: the job's own request id would be refused.
+    traced = RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND, correlation_id="req-Original-01")
+    untraced = RefundFactory(payment=stripe_payment(), age=LEFT_BEHIND)  # asked before ids were kept
+
+    with correlation_scope("job-Reconcile-99"):
+        results = refunds_reconcile(older_than=NOW)
+
+    assert sorted(result.after for result in results) == ["succeeded", "succeeded"]
+    sent = {request.headers["Idempotency-Key"]: request.form for request in stripe_api.creates()}
+    assert sent[traced.idempotency_key]["metadata[portal_request_id]"] == "req-Original-01"
+    assert "metadata[portal_request_id]" not in sent[untraced.idempotency_key]

@@ -7,6 +7,7 @@ import threading
 import pytest
 import stripe
 
+from core.correlation import correlation_scope
 from notifications.models import SmsMessage
 from payments.gateway import GatewayDeclined, GatewayRefund, GatewayUnavailable, StripeGateway, gateway_for
 from payments.gateway.stripe_api import STRIPE_API_VERSION
@@ -314,3 +315,26 @@ def test_refund_execute_fails_a_card_decline_with_the_reason_shown(stripe_api, r
     assert not LedgerEntry.objects.filter(refund_id=refund.pk).exists()
     assert SmsMessage.objects.count() == 0
     assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refund_execute_sends_stripe_the_id_of_the_request_that_asked_and_keeps_it(stripe_api, refunder):
+    payment = stripe_payment(amount=10000)
+
+    with correlation_scope("req-Refund-0001"):
+        refund = refund_request(payment, actor=refunder, amount=2500, idempotency_key="form-key-traced")
+
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.correlation_id == "req-Refund-0001"
+    (request,) = stripe_api.creates()
+    assert request.form["metadata[portal_request_id]"] == "req-Refund-0001"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_asked_outside_a_request_sends_no_request_id(stripe_api, refunder):
+    refund = refund_request(stripe_payment(amount=10000), actor=refunder, amount=2500, idempotency_key="form-key-cli")
+
+    assert (refund.status, refund.correlation_id) == (Refund.Status.SUCCEEDED, "")
+    (request,) = stripe_api.creates()
+    assert "metadata[portal_refund_id]" in request.form  # else the check below would pass on nothing
+    assert "metadata[portal_request_id]" not in request.form
