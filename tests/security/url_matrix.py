@@ -159,6 +159,9 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view(allowed=REFUNDERS, **GET_REFUSED),
         staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="credit-change-row", data={"reason": "No."}),
     ],
+    # Every customer's refunds, and their CSV: Finance and Administrators.
+    "refunds_all": [staff_view(allowed=REFUNDERS)],
+    "refunds_export": [staff_view(allowed=REFUNDERS)],
     "audit_log": [staff_view(allowed={ADMIN_STAFF})],
     "books": [staff_view(allowed=REFUNDERS)],
     "audit_export": [staff_view(allowed={ADMIN_STAFF})],
