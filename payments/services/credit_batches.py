@@ -41,7 +41,7 @@ from accounts.models import User
 from audit.services import audit_record
 from payments.audit import PaymentAction
 from payments.models import CreditBatch, CreditBatchRow, CreditChangeRequest
-from payments.services.credits import credits_adjust
+from payments.services.credits import credits_adjust, credits_self_service_refuse
 from payments.services.ledger import CreditsConflict, CreditsRefused
 
 logger = logging.getLogger(__name__)
@@ -287,6 +287,15 @@ def _row_finish(*, row_pk: int, batch_pk: int, outcome: str, message: str) -> No
 
 def _row_apply(*, row_pk: int, batch: CreditBatch) -> None:
     try:
+        # The dry run judged the uploader's own account; whoever applies is asked here, outside the
+        # row's transaction, so that the refusal's audit event outlives the refusal.
+        row = CreditBatchRow.objects.select_related("customer").get(pk=row_pk)
+        if not row.outcome and batch.applied_by.is_same_person_as(row.customer):
+            credits_self_service_refuse(
+                actor=batch.applied_by,
+                customer=row.customer,
+                attempted={"new_balance": row.balance_seen + row.credits_delta},
+            )
         with transaction.atomic():
             # The row's lock: a second run of the job waits here, then finds the row done.
             row = CreditBatchRow.objects.select_for_update(of=("self",)).select_related("customer").get(pk=row_pk)

@@ -240,3 +240,19 @@ def test_the_sample_file_in_the_docs_works_against_the_demo_customers(finance_st
         9: invalid,
         10: invalid,
     }
+
+
+def test_a_row_on_the_appliers_own_account_fails_and_the_refusal_is_audited(finance_staff, second_finance, people):
+    batch = credit_batch_check(
+        upload=csv_file(f"customer,credits_delta\n{second_finance.email},50\nana@example.com,5\n"), actor=finance_staff
+    )
+    credit_batch_apply_start(batch=batch, actor=second_finance)  # a colleague applies: it is their own account
+    batch = credit_batch_rows_apply(batch_id=batch.pk)
+    rows = {row.line: row for row in batch.rows.all()}
+    assert rows[2].outcome == CreditBatchRow.Outcome.FAILED and "your own account" in rows[2].outcome_message
+    assert rows[3].outcome == CreditBatchRow.Outcome.APPLIED
+    second_finance.refresh_from_db()
+    assert second_finance.credits == 0
+    assert AuditEvent.objects.filter(
+        action=PaymentAction.CREDITS_SELF_SERVICE_REFUSED, actor=second_finance, target_user=second_finance
+    ).exists()
