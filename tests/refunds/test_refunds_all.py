@@ -104,12 +104,14 @@ def test_the_page_parses_amounts_in_major_units_of_the_currency(finance_client, 
         ({"staff": "999999999"}, "staff"),
         ({"after": "9999999999999999999999.1"}, "__all__"),
         ({"after": "abc"}, "__all__"),
+        ({"after": "1" * 50}, "after"),
     ],
 )
 def test_bad_filters_are_a_form_error_not_a_crash(finance_client, query, field):
     response = finance_client.get(reverse("refunds_all"), query)
     assert response.status_code == 422
     assert field in response.context["form"].errors
+    assert 'class="field-error" role="alert"' in response.text  # said on the page, beside the filters
     assert finance_client.get(reverse("refunds_export"), query).status_code == 400
 
 
