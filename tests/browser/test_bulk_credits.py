@@ -26,7 +26,7 @@ def finance_page(page: Page, context: BrowserContext, live_server, transactional
     return page
 
 
-def test_upload_dry_run_apply_progress_and_result(finance_page: Page, run_worker, tmp_path):
+def test_upload_dry_run_apply_progress_and_result(finance_page: Page, run_worker, tmp_path, screenshot):
     page = finance_page
     ana = CustomerFactory(first_name="Ana", last_name="Able", email="ana@example.com", phone="+12025550111")
     CustomerFactory(first_name="Ben", last_name="Baker", email="ben@example.com", phone="+12025550112")
@@ -46,6 +46,7 @@ def test_upload_dry_run_apply_progress_and_result(finance_page: Page, run_worker
     expect(page.get_by_text("No customer has this email or id.")).to_be_visible()
     expect(page.get_by_text("whole number", exact=False)).to_be_visible()
     found = axe_violations(page, "bulk credits dry run")
+    screenshot("bulk-credits-dry-run")
     ana.refresh_from_db()
     assert ana.credits == 0
 
@@ -62,6 +63,7 @@ def test_upload_dry_run_apply_progress_and_result(finance_page: Page, run_worker
     expect(progress).to_have_attribute("aria-valuemax", "3")
     expect(page.get_by_text("Done.")).to_be_visible()
     found += axe_violations(page, "bulk credits applied")
+    screenshot("bulk-credits-applied")
     assert found == [], "\n".join(found)
     ana.refresh_from_db()
     assert ana.credits == 40

@@ -21,7 +21,7 @@ def finance_page(page: Page, context: BrowserContext, live_server, transactional
     return page
 
 
-def test_filter_the_refunds_and_open_a_payment(finance_page: Page, page_problems):
+def test_filter_the_refunds_and_open_a_payment(finance_page: Page, page_problems, screenshot):
     page = finance_page
     elijah = CustomerFactory(first_name="Elijah", last_name="Herrick", email="elijah.herrick@example.com")
     failed = RefundFactory(payment=PaymentFactory(user=elijah, gateway_id="pi_sandbox_elijah_9"), status="failed")
@@ -32,6 +32,7 @@ def test_filter_the_refunds_and_open_a_payment(finance_page: Page, page_problems
     expect(page.get_by_role("heading", name="Refunds", level=1)).to_be_visible()
     expect(page.locator("tbody tr")).to_have_count(2)
     found = axe_violations(page, "refunds across customers")
+    screenshot("refunds-across-customers")
 
     page.get_by_label("Status").select_option("failed")
     page.get_by_role("button", name="Filter").click()
