@@ -21,6 +21,8 @@ FINANCE_PERMISSIONS = [
     ("refunds", "execute_refund"),
     ("refunds", "approve_refund"),
     ("books", "view_books"),
+    ("refunds", "view_all_refunds"),  # the Refunds page across customers, and its CSV
+    ("payments", "apply_credit_batch"),  # bulk credit changes from a CSV
 ]
 ADMINISTRATOR_PERMISSIONS = [
     *FINANCE_PERMISSIONS,

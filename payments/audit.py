@@ -19,3 +19,7 @@ class PaymentAction(models.TextChoices):
     DISPUTE_UPDATED = "dispute_updated", "Dispute updated"
     DISPUTE_CLOSED = "dispute_closed", "Dispute closed"
     DISPUTE_CREDITS_TAKEN = "dispute_credits_taken", "Credits taken back after a lost dispute"
+    # Bulk credit changes from a CSV file (payments.services.credit_batches): the dry run of a
+    # file, and the whole batch applied, with every row's outcome.
+    CREDIT_BATCH_CHECKED = "credit_batch_checked", "Bulk credits file checked"
+    CREDIT_BATCH_APPLIED = "credit_batch_applied", "Bulk credits applied"

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from core.money import money_format
+from payments.credit_batch_models import CreditBatch, CreditBatchRow  # noqa: F401  (re-exported: payments' models)
 
 # Refund statuses whose outcome is not known yet. Refunds are built on payments, so the list lives
 # here, below them: `refunds.Refund.UNSETTLED` is made from it, and the Payments tab counts by it.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from payments import views
+from payments import views, views_batches
 
 urlpatterns = [
     path("<int:pk>/payments/", views.user_payments, name="user_payments"),
@@ -12,4 +12,10 @@ urlpatterns = [
     path("<int:pk>/activity/history/", views.credit_history, name="credit_history"),
     path("<int:pk>/credits/", views.credits_edit, name="credits_edit"),
     path("<int:pk>/credits/recent/", views.credit_history_recent, name="credit_history_recent"),
+    # Bulk credit changes from a CSV file.
+    path("credit-batches/", views_batches.credit_batches, name="credit_batches"),
+    path("credit-batches/<int:batch_pk>/", views_batches.credit_batch_detail, name="credit_batch_detail"),
+    path("credit-batches/<int:batch_pk>/apply/", views_batches.credit_batch_apply, name="credit_batch_apply"),
+    path("credit-batches/<int:batch_pk>/progress/", views_batches.credit_batch_progress, name="credit_batch_progress"),
+    path("credit-batches/<int:batch_pk>/result.csv", views_batches.credit_batch_result, name="credit_batch_result"),
 ]

@@ -13,3 +13,5 @@ class RefundAction(models.TextChoices):
     EXTERNAL = "refund_external", "Refund made outside the portal"
     # A staff member tried to refund, or decide a refund of, their own account.
     SELF_SERVICE_REFUSED = "refund_self_refused", "Refund: own account refused"
+    # The Refunds page's CSV export (refunds.views_list): the filters it was made with.
+    EXPORTED = "refunds_exported", "Refunds exported"

@@ -88,6 +88,7 @@ class Refund(models.Model):
         permissions = [
             ("execute_refund", "Can refund a customer's payment"),
             ("approve_refund", "Can approve another staff member's large refund"),
+            ("view_all_refunds", "Can list and export the refunds of every customer"),
         ]
         indexes = [
             models.Index(fields=["payment", "status"], name="refunds_payment_status"),
@@ -96,6 +97,12 @@ class Refund(models.Model):
                 condition=models.Q(status__in=["pending", "requires_action"]),
                 name="refunds_unsettled",
             ),
+            # The Refunds page (refunds.selectors_list): its keyset order, newest first, and one
+            # index per selective filter in that order, so a filtered page reads one index range.
+            models.Index(fields=["-created_at", "-id"], name="refunds_created_keyset"),
+            models.Index(fields=["status", "-created_at", "-id"], name="refunds_status_created"),
+            models.Index(fields=["requested_by", "-created_at", "-id"], name="refunds_staff_created"),
+            models.Index(fields=["currency", "amount"], name="refunds_currency_amount"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),

@@ -1,8 +1,10 @@
 from django.urls import path
 
-from refunds import views
+from refunds import views, views_list
 
 urlpatterns = [
+    path("refunds/", views_list.refunds_all, name="refunds_all"),
+    path("refunds/export.csv", views_list.refunds_export, name="refunds_export"),
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/<int:refund_pk>/approve/", views.refund_approve_view, name="refund_approve"),
     path("approvals/<int:refund_pk>/reject/", views.refund_reject_view, name="refund_reject"),

@@ -6,13 +6,14 @@ not the token. Each write is refused without the token, changes nothing, and is 
 """
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from accounts.roles import ADMINISTRATOR, FINANCE
-from payments.models import LedgerEntry
+from payments.models import CreditBatch, LedgerEntry
 from refunds.models import Refund
 from tests.factories import STAFF_PASSWORD, PaymentFactory
 from tests.people import staff_with_role, totp_code, totp_device_confirmed
@@ -55,7 +56,14 @@ def test_the_matrix_names_every_write():
 def test_every_url_but_the_webhooks_refuses_a_post_without_the_token():
     staff = staff_with_role(ADMINISTRATOR)
     payment = PaymentFactory()
-    kwargs = {"pk": payment.user.pk, "payment_pk": payment.pk, "message_id": 1, "refund_pk": 1, "change_pk": 1}
+    kwargs = {
+        "pk": payment.user.pk,
+        "payment_pk": payment.pk,
+        "message_id": 1,
+        "refund_pk": 1,
+        "change_pk": 1,
+        "batch_pk": 1,
+    }
     for key, route, _ in url_patterns():
         names = [name for name in kwargs if f"<int:{name}>" in route]
         url = "/" if key == "/" else reverse(key, kwargs={name: kwargs[name] for name in names})
@@ -212,6 +220,27 @@ def test_verifying_the_second_factor_needs_the_token(settings):
     assert client.get(reverse("user_list")).status_code == 200
 
 
+def test_uploading_and_applying_bulk_credits_need_the_token():
+    client = csrf_client(staff_with_role(FINANCE))
+    upload = SimpleUploadedFile("credits.csv", b"customer,credits_delta,note\n1,5,x\n", content_type="text/csv")
+
+    assert refused_for_csrf(client.post(reverse("credit_batches"), {"file": upload}))
+    assert not CreditBatch.objects.exists()
+    upload.seek(0)
+    response = client.post(reverse("credit_batches"), {"file": upload, "csrfmiddlewaretoken": csrf_token(client)})
+    assert response.status_code == 302
+    batch = CreditBatch.objects.get()
+
+    url = reverse("credit_batch_apply", args=[batch.pk])
+    assert refused_for_csrf(client.post(url))
+    batch.refresh_from_db()
+    assert batch.status == CreditBatch.Status.CHECKED
+    # With the token it reaches the view (which queues the batch).
+    assert client.post(url, {"csrfmiddlewaretoken": csrf_token(client)}).status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == CreditBatch.Status.QUEUED
+
+
 WRITES = [
     "login",
     "logout",
@@ -224,4 +253,6 @@ WRITES = [
     "two_factor_setup",
     "two_factor_verify",
     "staff_list",
+    "credit_batches",
+    "credit_batch_apply",
 ]

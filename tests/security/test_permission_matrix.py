@@ -13,7 +13,7 @@ from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from accounts.roles import ADMINISTRATOR
-from payments.models import CreditChangeRequest, Payment
+from payments.models import CreditBatch, CreditChangeRequest, Payment
 from refunds.models import Refund
 from tests.factories import PaymentFactory, SmsMessageFactory
 from tests.people import staff_with_role, totp_device_confirmed
@@ -79,6 +79,13 @@ def world(db):
             new_balance=5000,
             requested_by=people[FINANCE_STAFF],
             status=CreditChangeRequest.Status.REJECTED,
+        ).pk,
+        # A bulk credits file already applied: applying it again is refused (422).
+        "batch_pk": CreditBatch.objects.create(
+            filename="matrix.csv",
+            content_sha256="0" * 64,
+            status=CreditBatch.Status.APPLIED,
+            uploaded_by=people[FINANCE_STAFF],
         ).pk,
     }
     return {"people": people, "devices": devices, "customer": customer, "url_kwargs": url_kwargs}

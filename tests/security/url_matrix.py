@@ -159,6 +159,22 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view(allowed=REFUNDERS, **GET_REFUSED),
         staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="credit-change-row", data={"reason": "No."}),
     ],
+    # Every customer's refunds, and their CSV: Finance and Administrators.
+    "refunds_all": [staff_view(allowed=REFUNDERS)],
+    "refunds_export": [staff_view(allowed=REFUNDERS)],
+    # Bulk credits from a CSV file: Finance and Administrators. A POST with no file: the form again
+    # (422); the batch is one already applied, so applying it again is refused (422).
+    "credit_batches": [
+        staff_view(allowed=REFUNDERS),
+        staff_view("POST", allowed=REFUNDERS, ok=422),
+    ],
+    "credit_batch_detail": [staff_view(allowed=REFUNDERS)],
+    "credit_batch_apply": [
+        staff_view(allowed=REFUNDERS, **GET_REFUSED),
+        staff_view("POST", allowed=REFUNDERS, ok=422, htmx_target="batch-progress"),
+    ],
+    "credit_batch_progress": [staff_view(allowed=REFUNDERS, htmx_target="batch-progress")],
+    "credit_batch_result": [staff_view(allowed=REFUNDERS)],
     "audit_log": [staff_view(allowed={ADMIN_STAFF})],
     "books": [staff_view(allowed=REFUNDERS)],
     "audit_export": [staff_view(allowed={ADMIN_STAFF})],

@@ -31,3 +31,4 @@ class Command(BaseCommand):
             self.stdout.write(f"  (Administrator; {FINANCE_EMAIL}, same password, is Finance and can approve)")
         else:
             self.stdout.write(f"Staff login: {STAFF_EMAIL} (its password was changed after seeding).")
+        self.stdout.write("Bulk credits: docs/sample-credits.csv is a file to try on these customers.")
