@@ -11,7 +11,7 @@ from accounts.roles import role_permissions_grant
 class Migration(migrations.Migration):
     dependencies = [
         ("payments", "0009_disputes_and_webhook_api_version"),
-        ("refunds", "0004_refund_approval_rule"),
+        ("refunds", "0005_refund_correlation_id"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
