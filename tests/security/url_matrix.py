@@ -121,6 +121,7 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
     ],
     "credit_history": [staff_view(allowed=EVERY_ROLE, htmx_target="credit-history")],
+    "user_timeline": [staff_view(allowed=EVERY_ROLE, htmx_target="timeline")],
     "credit_history_recent": [staff_view(allowed=EVERY_ROLE, htmx_target="credit-history-recent")],
     "credits_edit": [
         staff_view(allowed=EVERY_ROLE, **GET_REFUSED),
