@@ -45,7 +45,7 @@ format: install
 	$(BIN)/ruff format .
 
 # The scale benchmark, every scenario (bench/README.md): builds its own database of 1,000,000
-# customers on first use, then writes bench/REPORT.md. Takes about half an hour.
+# customers on first use, then writes bench/REPORT.md. Takes about 25 minutes (plus about 11 to build its data once).
 bench: db
 	PYTHONUNBUFFERED=1 $(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from accounts.phones import phones_formatted
 
 
 def user_get_for_staff(*, staff: User, pk: int) -> User:
@@ -13,4 +14,6 @@ def user_get_for_staff(*, staff: User, pk: int) -> User:
     """
     if not staff.is_staff:
         raise PermissionDenied
-    return get_object_or_404(User, pk=pk)
+    user = get_object_or_404(User, pk=pk)
+    phones_formatted([user])  # the profile shows it in the header, and compares it with the staff's own
+    return user

@@ -1,5 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -43,6 +43,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="Staff members can log in to the admin portal.")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # What the Users search matches: names and email, lower-cased and unaccented, computed by
+    # PostgreSQL on every write. Stored, so that testing a row is a LIKE on text, not an
+    # unaccent() of it (3 µs a row: the whole cost of a search at a million users).
+    search_text = models.GeneratedField(expression=SearchableText(), output_field=models.TextField(), db_persist=True)
 
     objects = UserManager()
 
@@ -61,9 +65,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(condition=models.Q(credits__gte=0), name="accounts_user_credits_non_negative"),
         ]
         indexes = [
-            GinIndex(OpClass(SearchableText(), name="gin_trgm_ops"), name="accounts_user_search_trgm"),
-            # The Users list without a query: newest first, paged by keyset.
-            models.Index(models.F("date_joined").desc(), models.F("id").desc(), name="accounts_user_newest"),
+            GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name="accounts_user_search_text_trgm"),
+            # The Users list: newest first, paged by keyset. It carries `search_text`, so that a
+            # search's bounded steps test a window of the newest users from the index alone
+            # (index-only scan), with no random read of the table for each row.
+            models.Index(fields=["-date_joined", "-id"], include=["search_text"], name="accounts_user_newest_text"),
             # Staff lists (the Audit log's staff filter, the Staff page): a few rows out of a million.
             models.Index(fields=["first_name", "email"], condition=models.Q(is_staff=True), name="accounts_user_staff"),
         ]

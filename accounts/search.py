@@ -1,9 +1,9 @@
-"""The text a staff search matches, as one SQL expression shared by the index and the query.
+"""The text a staff search matches: `User.search_text`, a column PostgreSQL computes from this
+expression (SearchableText) on every write, with a trigram index on it.
 
 `statstak_unaccent` is an IMMUTABLE wrapper around `unaccent` (created by the first accounts
-migration): Postgres only indexes immutable expressions, and `unaccent()` itself is declared
-STABLE because its dictionary could change. Index and query must use the same expression, or
-the planner will not use the index.
+migration): Postgres only stores and indexes immutable expressions, and `unaccent()` itself is declared
+STABLE because its dictionary could change. The typed words are folded by the same functions.
 """
 
 from django.db.models import F, Func, TextField, Value
@@ -46,3 +46,39 @@ class WordStart(Func):
 
 def word_start_value(word: str) -> WordStart:
     return WordStart(Value(word, output_field=TextField()))
+
+
+class ScannedText(Func):
+    """`User.search_text`, spelled so that no index matches it (`|| ''`).
+
+    For the bounded steps of a search, which walk the newest-first index over a window of users
+    and test each row: given the indexed spelling, the planner may instead fetch every match
+    through the trigram index and sort them all, which is what the window is there to avoid.
+    """
+
+    template = "(%(expressions)s || '')"
+    output_field = TextField()
+
+    def __init__(self) -> None:
+        super().__init__(F("search_text"))
+
+
+def regex_escaped(word: str) -> str:
+    """`word` as a literal in a PostgreSQL regular expression: every character that is not a
+    letter or digit gets a backslash (a backslash before a non-alphanumeric is that character)."""
+    return "".join(c if c.isalnum() else "\\" + c for c in word)
+
+
+def word_pieces(word: str) -> list[str]:
+    """The runs of letters and digits in `word`: the words pg_trgm makes trigrams of (everything
+    else separates words, for the index as for this)."""
+    pieces, current = [], ""
+    for c in word:
+        if c.isalnum():
+            current += c
+        elif current:
+            pieces.append(current)
+            current = ""
+    if current:
+        pieces.append(current)
+    return pieces

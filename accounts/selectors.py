@@ -1,12 +1,24 @@
+import math
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db.models import F, QuerySet
-from django.db.models.functions import Lower
+from django.db import OperationalError, connection, transaction
+from django.db.models import F, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower
+from psycopg.errors import QueryCanceled
 
 from accounts.models import User
+from accounts.phones import phones_formatted
 from accounts.roles import ROLES
-from accounts.search import SearchableText, folded_value, word_start_value
+from accounts.search import (
+    ScannedText,
+    folded_value,
+    regex_escaped,
+    word_pieces,
+    word_start_value,
+)
 from accounts.services import staff_role
 from core.money import money_format
 
@@ -15,80 +27,237 @@ from core.money import money_format
 class UserPage:
     users: list[User]
     next_after: int | None  # the id to continue after, or None on the last page
+    # True when the page was cut at the end of a bounded window (a search no index can serve):
+    # fewer rows than a page, and older users are searched by the next page.
+    window_only: bool = False
+
+
+class SearchTooSlow(Exception):
+    """A search statement ran past `SEARCH_STATEMENT_TIMEOUT_MS` and was cancelled by PostgreSQL."""
+
+
+# How many of the newest users (after the page boundary) the first, cheap step of a search reads.
+SEARCH_RECENT_WINDOW = 4000
+# The largest window a search reads row by row (about 0.25 µs a row from the index alone: its
+# floor, then the walk): the second step of a word of middling frequency, and all that a search no
+# index can serve reads for a page.
+SEARCH_WINDOW_MAX = 50_000
+# What a step costs, relative: a row of a window (floor and index-only walk, a LIKE on the text
+# the index carries) against a match fetched through the trigram index (bitmap, a random read of
+# the table, recheck), measured on the bench database at a million users (bench/NOTES.md): about
+# 0.25 µs and 4 µs.
+WINDOW_ROW_COST = 1.0
+INDEX_MATCH_COST = 16.0
+
+
+@dataclass(frozen=True)
+class _Word:
+    """One typed word, as the conditions that find it: `indexed` is served by the trigram index
+    (None: no index can serve it, the word is only matched in bounded windows)."""
+
+    indexed: Q | None
+    scanned: Q
+
+
+def _word_conditions(word: str) -> _Word:
+    """How one typed word matches, on the index's own idea of words (letters and digits; every
+    other character separates words, as pg_trgm splits them).
+
+    - letters and digits only, three or more: anywhere (trigram substring);
+    - letters and digits only, one or two: at the start of a word ("el" finds Elena, not Daniel);
+    - with punctuation and a piece of three or more letters ("jose.rivera", "o'brien"): anywhere,
+      literally; the long piece gives the index its trigrams;
+    - with punctuation, starting with a letter or digit, every piece short ("o'", "j.", "o'b",
+      "j.s"): literally, at the start of a word: what someone typing O'Brien or j.smith means,
+      and what the index serves (a one-letter word "o" is a trigram of its own);
+    - anything else ("'", "%", "_", "+", "-p"): literally, anywhere, but no index can serve it
+      (punctuation has no trigrams, and " p" is a quarter of all users): matched in windows only.
+    """
+    pieces = word_pieces(word)
+    if not pieces:
+        return _Word(indexed=None, scanned=Q(scanned__contains=folded_value(word)))
+    if word.isalnum():
+        if len(word) < 3:
+            start = word_start_value(word)
+            return _Word(indexed=Q(search_text__regex=start), scanned=Q(scanned__regex=start))
+        return _Word(
+            indexed=Q(search_text__contains=folded_value(word)), scanned=Q(scanned__contains=folded_value(word))
+        )
+    if max(len(piece) for piece in pieces) >= 3:
+        return _Word(
+            indexed=Q(search_text__contains=folded_value(word)), scanned=Q(scanned__contains=folded_value(word))
+        )
+    if word[0].isalnum():
+        start = word_start_value(regex_escaped(word))
+        return _Word(indexed=Q(search_text__regex=start), scanned=Q(scanned__regex=start))
+    return _Word(indexed=None, scanned=Q(scanned__contains=folded_value(word)))
 
 
 def user_search(*, query: str = "", after: int | None = None, page_size: int | None = None) -> UserPage:
     """Users matching every word of `query` in their first name, last name or email.
 
-    Case- and accent-insensitive substring match, each word narrowing the result; `%`, `_` and
-    `\\` are matched literally. A word of one or two letters or digits matches the start of a
-    word instead ("el" finds Elena, not Daniel): that is what someone typing it means, and it is
-    what an index can answer at a million users. Newest first, paged by keyset (`after` is the
-    last id of the previous page), so no page ever counts the whole table. On the first page, a
-    user whose email is exactly the query comes first.
+    Case- and accent-insensitive; `%`, `_` and `\\` are matched literally. A word of three or
+    more letters matches anywhere; a shorter one, or a word of short pieces around punctuation
+    ("o'b", "j.s"), matches the start of a word (see `_word_conditions`). Newest first, paged by
+    keyset (`after` is the last id of the previous page), so no page ever counts the whole table.
+    On the first page, a user whose email is exactly the query comes first.
+
+    Every statement runs under `SEARCH_STATEMENT_TIMEOUT_MS`: a search that would run longer
+    raises `SearchTooSlow` rather than hold a worker.
     """
-    page_size = page_size or settings.USER_LIST_PAGE_SIZE
-    words = query.split()
+    nested = connection.in_atomic_block
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # Local to this transaction (as SET LOCAL). No parallel workers either: a search is
+                # short, and on a small machine a typist's parallel scan takes the cores that every
+                # other page needs.
+                cursor.execute(
+                    "SELECT current_setting('statement_timeout'), current_setting('max_parallel_workers_per_gather'),"
+                    " set_config('statement_timeout', %s, true),"
+                    " set_config('max_parallel_workers_per_gather', '0', true)",
+                    [f"{settings.SEARCH_STATEMENT_TIMEOUT_MS}ms"],
+                )
+                timeout, workers = cursor.fetchone()[:2]
+            page = _user_search(query=query, after=after, page_size=page_size or settings.USER_LIST_PAGE_SIZE)
+            if nested:
+                # Inside a caller's transaction the local settings would outlive this search: put them back.
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('statement_timeout', %s, true),"
+                        " set_config('max_parallel_workers_per_gather', %s, true)",
+                        [timeout, workers],
+                    )
+            return page
+    except OperationalError as error:
+        if isinstance(error.__cause__, QueryCanceled):
+            raise SearchTooSlow(query) from error
+        raise
+
+
+def _user_search(*, query: str, after: int | None, page_size: int) -> UserPage:
+    words = [_word_conditions(word) for word in query.split()]
     users: QuerySet[User] = User.objects.all()
     if after is not None:
         boundary = User.objects.filter(pk=after).values_list("date_joined", flat=True).first()
         if boundary is not None:
             users = users.filter(date_joined__lte=boundary).exclude(date_joined=boundary, pk__gte=after)
-    matches = users
-    if words:
-        matches = matches.alias(searchable=SearchableText())
-        for word in words:
-            if len(word) < 3 and word.isalnum():
-                matches = matches.filter(searchable__regex=word_start_value(word))
-            else:
-                matches = matches.filter(searchable__contains=folded_value(word))
 
     exact: list[User] = []
-    if "@" in query and len(words) == 1:
+    if "@" in query and len(words) == 1 and after is None:
         exact = list(User.objects.alias(email_lower=Lower("email")).filter(email_lower=query.lower()))
-        matches = matches.exclude(pk__in=[user.pk for user in exact])
-
-    if after is not None:
-        exact = []
+        users = users.exclude(pk__in=[user.pk for user in exact])
 
     limit = page_size + 1 - len(exact)
-    if words:
-        rows = _search_rows(users=users, matches=matches, limit=limit)
+    if not words:
+        rows = list(users.order_by("-date_joined", "-id")[:limit])
+        window_end = None
     else:
-        rows = list(matches.order_by("-date_joined", "-id")[:limit])
+        rows, window_end = _search_rows(users=users, words=words, limit=limit)
     rows = exact + rows
-    next_after = rows[page_size - 1].pk if len(rows) > page_size else None
-    return UserPage(users=rows[:page_size], next_after=next_after)
+    phones_formatted(rows)
+    if len(rows) > page_size:
+        return UserPage(users=rows[:page_size], next_after=rows[page_size - 1].pk)
+    return UserPage(users=rows, next_after=window_end, window_only=window_end is not None)
 
 
-# How many of the newest users (after the page boundary) the first, cheap step of a search reads.
-SEARCH_RECENT_WINDOW = 4000
+def _window_floor(users: QuerySet[User], size: int) -> tuple | None:
+    """(join time, id) of the `size`-th newest of `users`: one step down the newest-first index;
+    None when there are fewer."""
+    return users.order_by(*NEWEST_FIRST).values_list("date_joined", "id")[size - 1 : size].first()
 
 
-def _search_rows(*, users: QuerySet[User], matches: QuerySet[User], limit: int) -> list[User]:
-    """The newest `limit` of `matches` (`users` narrowed by the search words), in two steps whose
-    cost does not depend on a guess.
+NEWEST_FIRST = ("-date_joined", "-id")
+
+
+def _search_rows(*, users: QuerySet[User], words: list[_Word], limit: int) -> tuple[list[User], int | None]:
+    """The newest `limit` users matching `words`, in steps whose cost is bounded, and (second) the
+    id to continue after when only a bounded window could be searched.
 
     Left to itself, PostgreSQL picks between walking the newest-first index (fast for common
-    words, slow for rare ones: "garc" read ~100,000 rows) and fetching every match through the
-    trigram index then sorting (fast for rare words, slow for common ones), on an estimate of how
-    many users match that flips with each ANALYZE (bench/NOTES.md). So: look among the newest
-    users first, a bounded read; if they hold a full page of matches, those are the newest
-    matches of all. Otherwise the word is rare, and the trigram index is the right way: the
-    ordering, with NULLS LAST that the newest-first index cannot provide (`date_joined` is never
-    null, so the order is the same), keeps the planner from walking that index instead.
+    words, slow for rare ones) and fetching every match through the trigram index then sorting
+    (fast for rare words, slow for common and middling ones: "john" fetched 3,600 rows at a
+    million users), on an estimate of how many users match that flips with each ANALYZE
+    (bench/NOTES.md). So:
+
+    1. look among the newest SEARCH_RECENT_WINDOW users (a bounded walk, the text spelled so that
+       no index matches it): a common word finds its page there, and they are the newest of all;
+    2. from how many matched, estimate the word's frequency: if a larger window (at most
+       SEARCH_WINDOW_MAX) is expected to hold a page and to cost less than fetching every match
+       through the trigram index, walk it;
+    3. otherwise the trigram index, ordered with NULLS LAST (the same order, `date_joined` is
+       never null) so that the planner cannot walk the newest-first index instead.
+
+    A search with no word an index can serve ("'", "%", "-p") stops after SEARCH_WINDOW_MAX rows:
+    the page holds what the window had, and the next page searches the window after it.
     """
-    newest_first = ("-date_joined", "-id")
-    # The join time of the window's oldest user: one step down the newest-first index.
-    floor = users.order_by(*newest_first).values_list("date_joined", flat=True)[
-        SEARCH_RECENT_WINDOW - 1 : SEARCH_RECENT_WINDOW
-    ]
-    floor = floor[0] if floor else None
-    recent = matches if floor is None else matches.filter(date_joined__gte=floor)
-    rows = list(recent.order_by(*newest_first)[:limit])
-    if len(rows) == limit or floor is None:
-        return rows
-    return list(matches.order_by(F("date_joined").desc(nulls_last=True), F("id").desc(nulls_last=True))[:limit])
+    scanned = users.alias(scanned=ScannedText())
+    for word in words:
+        scanned = scanned.filter(word.scanned)
+    indexable = any(word.indexed is not None for word in words)
+
+    rows = _window_rows(scanned, users, SEARCH_RECENT_WINDOW, limit)
+    if len(rows) == limit:
+        return rows, None
+    if _window_floor(users, SEARCH_RECENT_WINDOW) is None:
+        return rows, None  # the window held every user after the boundary
+
+    window = SEARCH_WINDOW_MAX
+    if indexable:
+        if not rows:
+            window = 0  # a rare word: the index step
+        else:
+            frequency = len(rows) / SEARCH_RECENT_WINDOW
+            window = math.ceil(limit / frequency * 1.5)
+            if (
+                window > SEARCH_WINDOW_MAX
+                or window * WINDOW_ROW_COST > frequency * _users_estimate() * INDEX_MATCH_COST
+            ):
+                window = 0
+    if window:
+        rows = _window_rows(scanned, users, window, limit)
+        if len(rows) == limit:
+            return rows, None
+        if not indexable:
+            floor = _window_floor(users, window)
+            return rows, floor[1] if floor else None
+
+    matches = users.alias(scanned=ScannedText())
+    for word in words:
+        matches = matches.filter(word.indexed if word.indexed is not None else word.scanned)
+    ordering = (F("date_joined").desc(nulls_last=True), F("id").desc(nulls_last=True))
+    return list(matches.order_by(*ordering)[:limit]), None
+
+
+def _window_rows(scanned: QuerySet[User], users: QuerySet[User], size: int, limit: int) -> list[User]:
+    """The newest `limit` users that `scanned` matches among the newest `size` of `users`, in one
+    statement: the window's floor row (one step down the newest-first index) as a subquery, the
+    matches' ids by an index-only scan of `accounts_user_newest_text` (which carries
+    `search_text`) down to it, then the rows by primary key."""
+    floor = users.order_by(*NEWEST_FIRST)[size - 1 : size]
+    # Fewer users than the window: no floor, every user (the coalesced floor is the year 1).
+    joined = Coalesce(Subquery(floor.values("date_joined")), Value(EARLIEST))
+    pk = Coalesce(Subquery(floor.values("id")), Value(0))
+    window = scanned.filter(date_joined__gte=joined).exclude(Q(date_joined=joined) & Q(pk__lt=pk))
+    ids = window.order_by(*NEWEST_FIRST).values("id")[:limit]
+    return list(User.objects.filter(pk__in=Subquery(ids)).order_by(*NEWEST_FIRST))
+
+
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+_estimate: tuple[float, float] = (0.0, 0.0)  # (when, users): the planner's count, read at most once a minute
+
+
+def _users_estimate() -> float:
+    """How many users there are, as the planner's statistics have it (no count of the table),
+    read again after a minute."""
+    global _estimate
+    when, users = _estimate
+    if time.monotonic() - when > 60 or not users:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [User._meta.db_table])
+            row = cursor.fetchone()
+        _estimate = (time.monotonic(), max(row[0], 0) if row else 0)
+    return _estimate[1]
 
 
 def staff_limits(*, member: User) -> list[str]:

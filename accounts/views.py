@@ -7,7 +7,7 @@ from accounts.access import user_get_for_staff
 from accounts.forms import StaffUpdateForm, UserSearchForm
 from accounts.models import User
 from accounts.roles import ROLES
-from accounts.selectors import staff_rows, user_search
+from accounts.selectors import SearchTooSlow, staff_rows, user_search
 from accounts.services import StaffChangeRefused, staff_update
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
@@ -44,7 +44,12 @@ def user_list(request: HtmxHttpRequest) -> HttpResponse:
     page = None
     status = 200
     if form.is_valid():
-        page = user_search(query=form.cleaned_data["q"], after=form.cleaned_data["after"])
+        try:
+            page = user_search(query=form.cleaned_data["q"], after=form.cleaned_data["after"])
+        except SearchTooSlow:
+            # PostgreSQL cancelled the statement (SEARCH_STATEMENT_TIMEOUT_MS): say so, keep the worker.
+            form.add_error("q", "This search took too long; add more letters.")
+            status = 422
     else:
         status = 422
     template_name = "accounts/user_list.html"

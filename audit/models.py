@@ -42,9 +42,11 @@ class AuditEvent(models.Model):
         # Index names from when the trail lived in accounts (renaming them would rebuild nothing).
         indexes = [
             models.Index(models.F("created_at").desc(), models.F("id").desc(), name="accounts_audit_newest"),
-            models.Index(fields=["actor", "-id"], name="accounts_audit_actor"),
-            models.Index(fields=["target_user", "-id"], name="accounts_audit_target"),
-            models.Index(fields=["action", "-id"], name="accounts_audit_action"),
+            # Each filter of the Audit log, newest first, and its date range in the same index
+            # (at two million events, a date range read in id order filtered 1.9M rows).
+            models.Index(fields=["actor", "-created_at", "-id"], name="audit_actor_newest"),
+            models.Index(fields=["target_user", "-created_at", "-id"], name="audit_target_newest"),
+            models.Index(fields=["action", "-created_at", "-id"], name="audit_action_newest"),
             # What an object's events are (the books check: every staff ledger entry has one).
             models.Index(fields=["about_type", "about_id"], name="audit_about"),
         ]

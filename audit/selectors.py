@@ -16,8 +16,12 @@ class AuditFilter:
 
 
 def audit_events(*, filters: AuditFilter = AuditFilter()) -> QuerySet[AuditEvent]:
-    """Audit events matching `filters`, newest first (by id: the order they were written)."""
-    events = AuditEvent.objects.select_related("actor", "target_user").order_by("-id")
+    """Audit events matching `filters`, newest first (by time, then id: the order they were written).
+
+    Every filter has an index in this order (the newest-first index, or the actor's, customer's or
+    action's), with the date range in the same index: a page reads 51 rows at two million events.
+    """
+    events = AuditEvent.objects.select_related("actor", "target_user").order_by("-created_at", "-id")
     if filters.actor_id:
         events = events.filter(actor_id=filters.actor_id)
     if filters.target_user_id:
@@ -41,7 +45,12 @@ def audit_page(*, filters: AuditFilter = AuditFilter(), before: int | None = Non
     """One page of `audit_events`, by keyset (`before` is the last id of the previous page)."""
     events = audit_events(filters=filters)
     if before is not None:
-        events = events.filter(id__lt=before)
+        boundary = AuditEvent.objects.filter(pk=before).values_list("created_at", flat=True).first()
+        if boundary is None:
+            events = events.filter(id__lt=before)
+        else:
+            # As index conditions (created_at <= boundary starts the scan there), not an OR to filter.
+            events = events.filter(created_at__lte=boundary).exclude(created_at=boundary, id__gte=before)
     rows = list(events[: limit + 1])
     return AuditPage(events=rows[:limit], next_before=rows[limit - 1].pk if len(rows) > limit else None)
 

@@ -5,7 +5,10 @@
 3. the profile's Payments and Activity tabs on long histories against the floor (bench/pages.py);
 4. refunds: in-process, then over HTTP to gunicorn with 1 and 8 clients (bench/refunds.py);
 5. the SMS worker draining 10,000 messages with 1 and with 2 workers (bench/sms.py, console);
-6. EXPLAIN (ANALYZE, BUFFERS) of the main queries, captured from the real selectors.
+6. flat cost (bench/flat.py): search shapes against the floor, their growth from 100,000 to
+   1,000,000 customers, tabs of customers with 500 / 20,000 / 100,000 payments, the Audit log at
+   two million events and its export, four typists over gunicorn beside a profile page;
+7. EXPLAIN (ANALYZE, BUFFERS) of the main queries, captured from the real selectors.
 
 Every measurement has its baseline measured in the same run, on the same data: ratios hold on a
 noisy machine where milliseconds across runs do not. See bench/README.md.
@@ -21,6 +24,8 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import django
@@ -34,7 +39,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.selectors import user_search  # noqa: E402
-from bench import pages, refunds, search, seed  # noqa: E402
+from audit.models import AuditEvent  # noqa: E402
+from audit.selectors import AuditFilter, audit_page  # noqa: E402
+from bench import flat, pages, refunds, search, seed  # noqa: E402
 from notifications.selectors import sms_message_list  # noqa: E402
 from payments.models import Payment  # noqa: E402
 from payments.selectors import ledger_history, payment_history  # noqa: E402
@@ -75,6 +82,11 @@ def explains() -> list[tuple[str, str, str]]:
     many = User.objects.get(email=seed.MANY_PAYMENTS_EMAIL)
     long = User.objects.get(email=seed.LONG_HISTORY_EMAIL)
     payment = Payment.objects.filter(user=many).order_by("id").first()
+    huge = User.objects.get(email=seed.LONG_PAYMENTS[max(seed.LONG_PAYMENTS)])
+    auditor = User.objects.get(email=f"auditor01@{seed.AUDIT_STAFF_DOMAIN}").pk
+    newest = AuditEvent.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    month_end = (newest - timedelta(days=200)).date()
+    month = AuditFilter(since=month_end - timedelta(days=30), until=month_end)
     statements = [
         (
             "Users search, 'elijah herr' (user_search)",
@@ -88,6 +100,18 @@ def explains() -> list[tuple[str, str, str]]:
             "Users search, 'xu' (user_search, word start)",
             _captured(lambda: user_search(query="xu"), "accounts_user", "ORDER BY"),
         ),
+        (
+            "Users search, 'o'b' (user_search, word start around punctuation: the trigram step)",
+            _captured(lambda: user_search(query="o'b"), "accounts_user", "ORDER BY"),
+        ),
+        (
+            "Users search, 'john' (user_search, a middling word: the window steps, index-only)",
+            _captured(lambda: user_search(query="john"), "accounts_user", "ORDER BY"),
+        ),
+        (
+            "Users search, ' alone (user_search, punctuation alone: bounded windows)",
+            _captured(lambda: user_search(query="'"), "accounts_user", "ORDER BY"),
+        ),
         ("Users list, no query (user_search)", _captured(lambda: user_search(query=""), "accounts_user", "ORDER BY")),
         (
             f"Payments tab: past payments of a customer with {seed.MANY_PAYMENTS} (payment_history)",
@@ -100,6 +124,22 @@ def explains() -> list[tuple[str, str, str]]:
         (
             "Activity tab: text messages (sms_message_list)",
             _captured(lambda: sms_message_list(user=long), "notifications_smsmessage", "ORDER BY"),
+        ),
+        (
+            f"Payments tab: a customer with {max(seed.LONG_PAYMENTS):,} payments (payment_history)",
+            _captured(lambda: payment_history(user=huge), "payments_payment", "ORDER BY"),
+        ),
+        (
+            "Audit log: a past month (audit_page)",
+            _captured(lambda: audit_page(filters=month), "audit_auditevent", "ORDER BY"),
+        ),
+        (
+            "Audit log: a past month, one staff member (audit_page)",
+            _captured(lambda: audit_page(filters=replace(month, actor_id=auditor)), "audit_auditevent", "ORDER BY"),
+        ),
+        (
+            "Audit log: the busy customer (audit_page)",
+            _captured(lambda: audit_page(filters=AuditFilter(target_user_id=many.pk)), "audit_auditevent", "ORDER BY"),
         ),
         (
             "Refund: what remains refundable (payment_refundable)",
@@ -157,6 +197,115 @@ def _git() -> str:
     return f"{git('rev-parse', '--short', 'HEAD')} ({git('log', '-1', '--format=%s')[:80]}){state}"
 
 
+def _flat_targets(f: dict) -> list[str]:
+    lines = []
+    shapes = f.get("shapes")
+    if shapes:
+        worst = max(shapes, key=lambda r: r.side.p95)
+        worst_ratio = max(shapes, key=lambda r: r.side.ratio_p95)
+        met = all(r.meets_target for r in shapes)
+        lines.append(
+            f"| every search shape p95 <= {flat.TARGET_SEARCH_P95_MS:.0f} ms and "
+            f"<= {flat.TARGET_SEARCH_FLOOR_RATIO:.0f}x the floor ({len(shapes)} shapes, htmx partial) | "
+            f"slowest p95 {_ms(worst.side.p95)} ms ({worst.query!r}); "
+            f"highest ratio {worst_ratio.side.ratio_p95:.1f}x ({worst_ratio.query!r}); "
+            f"{sum(not r.meets_target for r in shapes)} missed | {'yes' if met else 'NO'} |"
+        )
+    if "growth_met" in f:
+        lines.append(
+            f"| search shapes grow <= {flat.TARGET_GROWTH}x from {f['growth']['customers']:,} to 1M customers "
+            "(page p95) | "
+            f"highest {f['growth_highest']:.2f}x | {'yes' if f['growth_met'] else 'NO'} |"
+        )
+    if "tab_growth" in f:
+        for label, ratio in f["tab_growth"].items():
+            lines.append(
+                f"| {label} at {max(seed.LONG_PAYMENTS):,} payments p95 <= {flat.TARGET_TAB_GROWTH}x the "
+                f"{seed.MANY_PAYMENTS}-payment customer's | {ratio:.2f}x | "
+                f"{'yes' if ratio <= flat.TARGET_TAB_GROWTH else 'NO'} |"
+            )
+    if "audit" in f:
+        worst = max(f["audit"], key=lambda r: r.side.p95)
+        lines.append(
+            f"| Audit log p95 <= {flat.TARGET_AUDIT_P95_MS:.0f} ms with every filter, {seed.AUDIT_EVENTS:,} events | "
+            f"slowest p95 {_ms(worst.side.p95)} ms ({worst.label}) | "
+            f"{'yes' if all(r.meets_target for r in f['audit']) else 'NO'} |"
+        )
+        export = f["export"]
+        lines.append(
+            f"| CSV export >= {flat.TARGET_EXPORT_ROWS_PER_S:,} rows/s, memory flat | {export.per_second:,.0f} rows/s; "
+            f"resident memory {export.rss_mb[0]:.0f} → {max(export.rss_mb):.0f} MB over {export.rows:,} rows | "
+            f"{'yes' if export.per_second >= flat.TARGET_EXPORT_ROWS_PER_S else 'NO'} |"
+        )
+    if "typists" in f:
+        t = f["typists"]
+        lines.append(
+            f"| with 4 typists, another client's profile page p95 <= {flat.TARGET_TYPISTS_RATIO}x idle | "
+            f"{_ms(t.busy.p95)} vs {_ms(t.idle.p95)} ms: {t.ratio_p95:.2f}x | "
+            f"{'yes' if t.ratio_p95 <= flat.TARGET_TYPISTS_RATIO else 'NO'} |"
+        )
+    return lines
+
+
+def _flat_sections(f: dict, args: argparse.Namespace) -> list[str]:
+    lines = []
+    if f.get("shapes"):
+        lines += [
+            "## 5. Flat cost",
+            "",
+            "### 5a. Search shapes against the floor (1M customers)",
+            "",
+            "The htmx partial the search box requests while typing, beside the floor (measured in alternating "
+            f"rounds, {args.repeat} requests each); `user_search alone` is the selector called directly (its SQL and "
+            "Python, no view, no template). `rows` is what the page shows (25 at most).",
+            "",
+            *flat.shapes_table(f["shapes"]),
+            "",
+        ]
+    if f.get("growth_lines"):
+        lines += [
+            f"### 5b. Growth: {f['growth']['customers']:,} customers against 1,000,000",
+            "",
+            f"The same shapes on `{flat.GROWTH_DATABASE}` (100,000 demo customers, built once), measured by a child "
+            "process in the same run; each side's floor is beside it.",
+            "",
+            *f["growth_lines"],
+            "",
+        ]
+    if f.get("tabs"):
+        lines += [
+            "### 5c. Profile tabs on long histories",
+            "",
+            "Tab switches (htmx) for customers with 500, 20,000 and 100,000 payments (each with its purchase ledger "
+            "entry; 50, 20 and 20 refunded), beside the floor.",
+            "",
+            *f["tab_lines"],
+            "",
+        ]
+    if f.get("audit"):
+        lines += [
+            f"### 5d. Audit log at {seed.AUDIT_EVENTS:,} events",
+            "",
+            "The whole Audit log page (`audit.views.audit_log`, 50 rows) with each filter, beside the floor; events "
+            "by 20 staff members (one in ten by the system) over two years.",
+            "",
+            *flat.audit_table(f["audit"], f["export"]),
+            "",
+        ]
+    if f.get("typists"):
+        lines += [
+            "### 5e. Four typists over gunicorn, and someone else's profile page",
+            "",
+            "gunicorn with `gunicorn.conf.py`; four threads type punctuation prefixes (o, o', o'b … j.s, ', -p, d', _, "
+            "%) into the search box, a key every 100 ms each, while a fifth client opens a profile page (20 ms "
+            "apart); the same page is measured first with nobody typing.",
+            "",
+            *flat.typists_table(f["typists"]),
+            "",
+        ]
+    return lines
+
+
 def report_write(
     *,
     env: dict[str, str],
@@ -169,7 +318,9 @@ def report_write(
     plans: list[tuple[str, str, str]],
     args: argparse.Namespace,
     seconds: dict[str, float],
+    flat_results: dict | None = None,
 ) -> Path:
+    flat_results = flat_results or {}
     lines = ["# Scale benchmark report", ""]
     lines.append(
         "Written by `make bench` (`python -m bench`); the hand-written findings are at the end (bench/NOTES.md)."
@@ -235,6 +386,7 @@ def report_write(
             f"{'yes' if one['sent_per_second'] >= SMS_TARGET_PER_SECOND else 'NO'} / "
             f"{'yes' if scaling >= SMS_TARGET_SCALING else 'NO'} |"
         )
+    lines += _flat_targets(flat_results)
     lines.append("")
 
     if search_results:
@@ -312,9 +464,10 @@ def report_write(
                 f"{r['enqueue_to_sent_p50_s']} / {r['enqueue_to_sent_p95_s']} | {r['enqueue_per_second']:,} |"
             )
         lines.append("")
+    lines += _flat_sections(flat_results, args)
     if plans:
         lines += [
-            "## 5. Query plans",
+            "## 7. Query plans",
             "",
             "`EXPLAIN (ANALYZE, BUFFERS)` of each statement as the real selector sends it.",
         ]
@@ -330,7 +483,11 @@ def report_write(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--fresh", action="store_true", help="rebuild the bench database first")
-    parser.add_argument("--only", default="search,pages,refunds,sms,explain", help="comma-separated scenarios")
+    parser.add_argument(
+        "--only",
+        default="search,pages,shapes,growth,tabs,audit,typists,refunds,sms,explain",
+        help="comma-separated scenarios",
+    )
     parser.add_argument("--repeat", type=int, default=50, help="measured requests per case and side")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--budget", type=float, default=60.0, help="seconds one search case and side may take")
@@ -347,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     started = _phase("Bench database")
     seeded = seed.database_seed(staff_get=search.bench_staff, fresh=args.fresh)
     seconds["database"] = time.perf_counter() - started
+    started = time.perf_counter()
+    extras = seed.extras_ensure(search.bench_staff())
+    seconds["database"] += time.perf_counter() - started
     client = Client()
     client.force_login(search.bench_staff())
     env = search.environment()
@@ -370,6 +530,40 @@ def main(argv: list[str] | None = None) -> int:
         page_results = pages.pages_run(client, warmup=args.warmup, repeat=args.repeat)
         print("\n".join(pages.pages_table(page_results)), flush=True)
         seconds["tabs"] = time.perf_counter() - started
+
+    flat_results: dict = {"extras": extras}
+    if "shapes" in only or "growth" in only:
+        started = _phase("Search shapes vs the floor")
+        flat_results["shapes"] = flat.shapes_run(client, warmup=args.warmup, repeat=args.repeat)
+        print("\n".join(flat.shapes_table(flat_results["shapes"])), flush=True)
+        seconds["shapes"] = time.perf_counter() - started
+    if "growth" in only:
+        started = _phase(f"Growth: the shapes at {flat.GROWTH_CUSTOMERS:,} customers (child process)")
+        growth = flat.growth_child(warmup=args.warmup, repeat=args.repeat)
+        lines, met = flat.growth_table(growth, flat_results["shapes"])
+        by_key = {(s["query"], s["page"]): s["side"]["p95"] for s in growth["shapes"]}
+        ratios = [r.side.p95 / by_key[(r.query, r.page)] for r in flat_results["shapes"] if (r.query, r.page) in by_key]
+        flat_results |= {"growth": growth, "growth_lines": lines, "growth_met": met, "growth_highest": max(ratios)}
+        print("\n".join(lines), flush=True)
+        seconds["growth"] = time.perf_counter() - started
+    if "tabs" in only:
+        started = _phase("Profile tabs of long histories")
+        tabs = flat.tabs_run(client, warmup=args.warmup, repeat=args.repeat)
+        tab_lines, tab_growth = flat.tabs_table(tabs)
+        flat_results |= {"tabs": tabs, "tab_lines": tab_lines, "tab_growth": tab_growth}
+        print("\n".join(tab_lines), flush=True)
+        seconds["long tabs"] = time.perf_counter() - started
+    if "audit" in only:
+        started = _phase("Audit log at two million events")
+        audit_results, export = flat.audit_run(client, warmup=args.warmup, repeat=args.repeat)
+        flat_results |= {"audit": audit_results, "export": export}
+        print("\n".join(flat.audit_table(audit_results, export)), flush=True)
+        seconds["audit"] = time.perf_counter() - started
+    if "typists" in only:
+        started = _phase("Four typists over gunicorn")
+        flat_results["typists"] = flat.typists_run(client)
+        print("\n".join(flat.typists_table(flat_results["typists"])), flush=True)
+        seconds["typists"] = time.perf_counter() - started
 
     refund_result = None
     if "refunds" in only:
@@ -416,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         plans=plans,
         args=args,
         seconds=seconds,
+        flat_results=flat_results,
     )
     print(f"\nWritten to {path}", flush=True)
     return 0

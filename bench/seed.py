@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from accounts.demo import EPOCH
 from accounts.models import User
+from audit.models import AuditEvent
 from notifications.models import SmsMessage
 from payments.demo import PACKS, demo_customers_insert
 from payments.models import LedgerEntry, Payment
@@ -48,7 +49,21 @@ MANY_PAYMENTS_REFUNDED = 50
 LONG_HISTORY_EMAIL = "lorenzo.longhistory@bench-customers.example"
 LONG_HISTORY_ENTRIES = 10_000  # 1,000 purchases, each followed by 9 uses of credits
 LONG_HISTORY_MESSAGES = 120
-SEARCH_INDEX = "accounts_user_search_trgm"
+SEARCH_INDEX = "accounts_user_search_text_trgm"
+# Built once on top of the base data, each recorded in `bench_extras` (not part of SEED_VERSION, so
+# adding them does not rebuild the million customers):
+# customers with 20,000 and 100,000 payments (the Payments tab's growth) ...
+LONG_PAYMENTS = {
+    20_000: "pia.payments20k@bench-customers.example",
+    100_000: "paco.payments100k@bench-customers.example",
+}
+LONG_PAYMENTS_REFUNDED = 20
+# ... and an audit trail of two million events, by 20 staff members over two years.
+AUDIT_EVENTS = 2_000_000
+AUDIT_STAFF = 20
+AUDIT_STAFF_DOMAIN = "bench-staff.example"
+AUDIT_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) bench"
+AUDIT_BUSY_CUSTOMER_SHARE = 100  # one event in this many is about the many-payments customer
 
 
 @dataclass
@@ -131,10 +146,43 @@ def _packs_sql() -> tuple[str, dict]:
     return f"packs (k, description, amount, currency, credits) AS (VALUES {', '.join(rows)})", params
 
 
-def many_payments_customer_insert(staff: User) -> None:
-    """A customer with 500 payments (each with its purchase entry), 50 of them partly refunded."""
-    customer = _user_insert(MANY_PAYMENTS_EMAIL, "Mona", "Manypayments", 1500)
+def many_payments_customer_insert(
+    staff: User,
+    *,
+    email: str = MANY_PAYMENTS_EMAIL,
+    first: str = "Mona",
+    last: str = "Manypayments",
+    count: int = MANY_PAYMENTS,
+    refunded: int = MANY_PAYMENTS_REFUNDED,
+) -> None:
+    """A customer with `count` payments (each with its purchase entry), `refunded` of them partly
+    refunded. The payments span about four years whatever their number. Resumes a customer whose
+    payments were written but not their refunds (an interrupted build)."""
+    customer = User.objects.filter(email=email).first()
+    if customer is None or not Payment.objects.filter(user=customer).exists():
+        customer = customer or _user_insert(email, first, last, 1500)
+        _payments_insert(customer, email=email, count=count)
+    if not refunded or Refund.objects.filter(payment__user=customer).exists():
+        return
+    # Real refunds through the service (sandbox gateway), so that the Payments tab counts refunds
+    # as it would in production: $1.00 back, no credits taken, no SMS.
+    payments = list(Payment.objects.filter(user=customer).order_by("id"))
+    for payment in payments[:: count // refunded][:refunded]:
+        refund_execute(
+            payment=payment,
+            type=Refund.Type.PARTIAL,
+            amount=100,
+            reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
+            note="",
+            actor=staff,
+            idempotency_key=f"bench-seed-{payment.pk}",
+            notify_customer=False,
+        )
+
+
+def _payments_insert(customer: User, *, email: str, count: int) -> None:
     packs, params = _packs_sql()
+    spacing = 126_000_000 // count  # seconds between two payments: ~4 years in all
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -142,8 +190,8 @@ def many_payments_customer_insert(staff: User) -> None:
             inserted AS (
                 INSERT INTO payments_payment (user_id, gateway, gateway_id, description, amount, currency,
                                               credits_bought, amount_refunded, status, created_at)
-                SELECT %(user)s, 'sandbox', 'pi_bench_many_' || n, p.description, p.amount, p.currency, p.credits,
-                       0, 'succeeded', %(since)s::timestamptz + n * interval '70 hours'
+                SELECT %(user)s, 'sandbox', %(prefix)s || n, p.description, p.amount, p.currency, p.credits,
+                       0, 'succeeded', %(since)s::timestamptz + n * %(spacing)s * interval '1 second'
                 FROM generate_series(1, %(count)s) AS n JOIN packs p ON p.k = n %% {len(PACKS)}
                 ORDER BY n
                 RETURNING id, user_id, description, amount, currency, credits_bought, created_at
@@ -155,26 +203,18 @@ def many_payments_customer_insert(staff: User) -> None:
             FROM inserted ORDER BY id
             """,
             params
-            | {"user": customer.pk, "since": EPOCH - timedelta(hours=70 * MANY_PAYMENTS), "count": MANY_PAYMENTS},
+            | {
+                "user": customer.pk,
+                "prefix": "pi_bench_many_" if email == MANY_PAYMENTS_EMAIL else f"pi_bench_long{count}_",
+                "since": EPOCH - timedelta(seconds=spacing * count),
+                "spacing": spacing,
+                "count": count,
+            },
         )
         cursor.execute(
             "UPDATE accounts_user SET credits ="
             " (SELECT SUM(credits_delta) FROM payments_ledgerentry WHERE user_id = %s) WHERE id = %s",
             [customer.pk, customer.pk],
-        )
-    # Real refunds through the service (sandbox gateway), so that the Payments tab counts refunds
-    # as it would in production: every tenth payment, $1.00 back, no credits taken, no SMS.
-    payments = list(Payment.objects.filter(user=customer).order_by("id"))
-    for payment in payments[:: MANY_PAYMENTS // MANY_PAYMENTS_REFUNDED]:
-        refund_execute(
-            payment=payment,
-            type=Refund.Type.PARTIAL,
-            amount=100,
-            reason=Refund.Reason.REQUESTED_BY_CUSTOMER,
-            note="",
-            actor=staff,
-            idempotency_key=f"bench-seed-{payment.pk}",
-            notify_customer=False,
         )
 
 
@@ -406,3 +446,125 @@ def database_seed(
         seeded_at=marker["seeded_at"] if marker else "",
         previous_seconds=None if rebuilt else (marker or {}).get("seconds"),
     )
+
+
+# --- extras: built once on the base data, recorded in bench_extras -------------------------------
+
+
+def _extras_done() -> dict[str, float]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_extras (name text PRIMARY KEY, seconds float, built_at timestamptz)"
+        )
+        cursor.execute("SELECT name, seconds FROM bench_extras")
+        return dict(cursor.fetchall())
+
+
+def _extra_record(name: str, seconds: float) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO bench_extras VALUES (%s, %s, now()) ON CONFLICT (name) DO NOTHING", [name, seconds])
+
+
+def audit_staff() -> list[User]:
+    """The 20 staff members the audit trail's events are by (created once)."""
+    names = ["Ada", "Ben", "Cleo", "Dev", "Eve", "Finn", "Gia", "Hal", "Ines", "Jon"]
+    members = []
+    for n in range(AUDIT_STAFF):
+        email = f"auditor{n:02d}@{AUDIT_STAFF_DOMAIN}"
+        member = User.objects.filter(email=email).first() or User.objects.create_user(
+            email, None, first_name=names[n % len(names)], last_name=f"Auditor{n:02d}", is_staff=True
+        )
+        members.append(member)
+    return members
+
+
+def audit_events_insert(total: int, progress: tqdm) -> None:
+    """`total` audit events over two years up to EPOCH, in id order as they would be written: by
+    the 20 audit staff (or the system, one in ten), about random customers (one in
+    AUDIT_BUSY_CUSTOMER_SHARE about the many-payments customer), actions by a skewed mix."""
+    from audit.actions import audit_action_choices
+
+    staff = audit_staff()
+    busy = User.objects.get(email=MANY_PAYMENTS_EMAIL)
+    actions = [value for value, _ in audit_action_choices()]
+    spacing = 2 * 365 * 86400 / total  # seconds between two events
+    batch = 250_000
+    # Resumable: each batch is a transaction of its own, so what is there is whole batches.
+    done = AuditEvent.objects.filter(user_agent=AUDIT_USER_AGENT).count()
+    progress.update(done)
+    for first in range(done, total, batch):
+        last = min(first + batch, total) - 1
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                """
+                WITH staff (k, id, label) AS (SELECT * FROM unnest(%(staff_k)s::int[], %(staff_id)s::bigint[],
+                                                                  %(staff_label)s::text[])),
+                     actions (k, action) AS (SELECT * FROM unnest(%(action_k)s::int[], %(actions)s::text[]))
+                INSERT INTO audit_auditevent (created_at, actor_id, actor_label, action, target_user_id, about_type_id,
+                                              about_id, before, after, ip_address, user_agent, correlation_id)
+                SELECT %(start)s::timestamptz + n * %(spacing)s * interval '1 second',
+                       CASE WHEN n %% 10 = 0 THEN NULL ELSE s.id END,
+                       CASE WHEN n %% 10 = 0 THEN 'Stripe' ELSE s.label END,
+                       a.action,
+                       CASE WHEN n %% %(busy_share)s = 0 THEN %(busy)s
+                            WHEN n %% 7 = 0 THEN NULL
+                            ELSE 1 + (n::bigint * 7919) %% %(customers)s END,
+                       NULL, NULL,
+                       CASE WHEN n %% 3 = 0 THEN jsonb_build_object('credits', n %% 1000) END,
+                       CASE WHEN n %% 3 = 0 THEN jsonb_build_object('credits', n %% 1000 + 50, 'note', 'bench') END,
+                       ('203.0.113.' || (n %% 250))::inet,
+                       %(user_agent)s,
+                       md5(n::text)
+                FROM generate_series(%(first)s, %(last)s) AS n
+                JOIN staff s ON s.k = n %% %(staff_count)s
+                -- a skewed mix: the first actions are the common ones
+                JOIN actions a
+                  ON a.k = least(floor(-ln(1 - ((n::bigint * 2654435761) %% 1000003) / 1000003.0) * 4)::int,
+                                 %(action_count)s - 1)
+                ORDER BY n
+                """,
+                {
+                    "staff_k": list(range(len(staff))),
+                    "staff_id": [m.pk for m in staff],
+                    "staff_label": [m.full_name for m in staff],
+                    "action_k": list(range(len(actions))),
+                    "actions": actions,
+                    "start": EPOCH - timedelta(days=2 * 365),
+                    "spacing": spacing,
+                    "busy_share": AUDIT_BUSY_CUSTOMER_SHARE,
+                    "busy": busy.pk,
+                    "customers": CUSTOMERS,  # the demo customers' ids are 1 to CUSTOMERS (the first COPY)
+                    "first": first,
+                    "last": last,
+                    "user_agent": AUDIT_USER_AGENT,
+                    "staff_count": len(staff),
+                    "action_count": len(actions),
+                },
+            )
+        progress.update(last - first + 1)
+
+
+def extras_ensure(staff: User) -> dict[str, float]:
+    """The data the flat-cost scenarios need beyond the base: built once, then reused."""
+    done = _extras_done()
+    for count, email in LONG_PAYMENTS.items():
+        name = f"customer with {count:,} payments"
+        if name in done:
+            continue
+        started = time.perf_counter()
+        first, last = ("Pia", "Paymentstwenty") if count < 50_000 else ("Paco", "Paymentshundred")
+        many_payments_customer_insert(
+            staff, email=email, first=first, last=last, count=count, refunded=LONG_PAYMENTS_REFUNDED
+        )
+        _extra_record(name, time.perf_counter() - started)
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
+    name = f"{AUDIT_EVENTS:,} audit events"
+    if name not in done:
+        started = time.perf_counter()
+        with tqdm(total=AUDIT_EVENTS, unit=" events", desc="audit events (SQL)", mininterval=5) as progress:
+            audit_events_insert(AUDIT_EVENTS, progress)
+        _vacuum(["audit_auditevent"])
+        _extra_record(name, time.perf_counter() - started)
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
+    _vacuum([User._meta.db_table, Payment._meta.db_table, LedgerEntry._meta.db_table])
+    return _extras_done()

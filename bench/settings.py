@@ -12,7 +12,8 @@ import sys
 # embedded database at import time. A million demo customers must never land in the database
 # that `make run` and the tests use, so the embedded name is forced, not defaulted.
 if not os.environ.get("DATABASE_URL"):
-    os.environ["STATSTAK_EMBEDDED_DATABASE"] = "statstak_bench"
+    # BENCH_DATABASE: the growth scenario's smaller database (bench/flat.py), same rule for its name.
+    os.environ["STATSTAK_EMBEDDED_DATABASE"] = os.environ.get("BENCH_DATABASE", "statstak_bench")
 
 from statstak.settings import *  # noqa: F403
 from statstak.settings import ALLOWED_HOSTS, DATABASES, INSTALLED_APPS

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -107,13 +107,24 @@ class PaymentPage:
 def payment_history(*, user: User, before: int | None = None, limit: int = 10) -> PaymentPage:
     """A customer's payments, newest first, each with how many refunds it has and how many are
     unsettled, and its latest dispute's status: one query (plus one for the page boundary) however
-    many payments and refunds."""
+    many payments and refunds.
+
+    The page is taken first (the user's newest-first index, `limit + 1` rows), then each of its
+    rows counts its refunds (correlated subqueries, which PostgreSQL evaluates after the LIMIT).
+    Counting by a GROUP BY over the join instead read, joined and sorted every payment of the
+    customer before keeping 11: 128 ms at 100,000 payments against 16 ms at 500.
+    """
+    # `refunds` is the reverse side of refunds.Refund.payment: its model without importing the refunds app.
+    refund_model = Payment._meta.get_field("refunds").related_model
+    refunds = refund_model.objects.filter(payment=OuterRef("pk")).order_by().values("payment")
     payments = (
         Payment.objects.filter(user=user)
         .annotate(
-            # `refunds` is the reverse side of refunds.Refund.payment: no import of the refunds app.
-            refund_count=Count("refunds"),
-            unsettled_refund_count=Count("refunds", filter=Q(refunds__status__in=REFUND_UNSETTLED_STATUSES)),
+            refund_count=Subquery(refunds.annotate(n=Count("*")).values("n"), output_field=IntegerField()),
+            unsettled_refund_count=Subquery(
+                refunds.filter(status__in=REFUND_UNSETTLED_STATUSES).annotate(n=Count("*")).values("n"),
+                output_field=IntegerField(),
+            ),
             # The latest dispute's status, for the row's badge: an index lookup per row shown
             # (payments_dispute.payment_id), no extra query and no scan.
             dispute_status=Subquery(
@@ -127,6 +138,9 @@ def payment_history(*, user: User, before: int | None = None, limit: int = 10) -
         if boundary is not None:
             payments = payments.filter(Q(created_at__lt=boundary) | Q(created_at=boundary, pk__lt=before))
     rows = list(payments[: limit + 1])
+    for row in rows:  # a payment with no refund has no group to count: None
+        row.refund_count = row.refund_count or 0
+        row.unsettled_refund_count = row.unsettled_refund_count or 0
     next_before = rows[limit - 1].pk if len(rows) > limit else None
     return PaymentPage(payments=rows[:limit], next_before=next_before)
 

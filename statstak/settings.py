@@ -265,6 +265,9 @@ DISPUTE_LOST_SMS = env_bool("DISPUTE_LOST_SMS", False)
 # Users list: rows per page, and the longest search the form accepts.
 USER_LIST_PAGE_SIZE = 25
 USER_SEARCH_MAX_LENGTH = 200
+# The longest a Users search's SQL statement may run before PostgreSQL cancels it and the page says
+# so ("took too long; add more letters"), instead of a worker waiting on a runaway query.
+SEARCH_STATEMENT_TIMEOUT_MS = env_int("SEARCH_STATEMENT_TIMEOUT_MS", 1000, minimum=1)
 # Profile → Activity: how many of a user's latest text messages are listed.
 SMS_MESSAGES_SHOWN = 50
 

@@ -129,4 +129,6 @@ def test_the_page_runs_a_fixed_number_of_queries(staff_client):
         CustomerFactory(last_name="Many")
     with CaptureQueriesContext(connection) as many:
         staff_client.get(url, {"q": "many"})
-    assert len(many.captured_queries) == len(one.captured_queries) <= 10
+    # The search's steps depend on whether the newest users hold a page of matches (a full first
+    # window ends the search early), never on the number of rows shown: no query per row.
+    assert len(many.captured_queries) <= len(one.captured_queries) <= 10

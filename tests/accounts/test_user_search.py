@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.search import SearchableText, folded_value, word_start_value
+from accounts.search import folded_value, word_start_value
 from accounts.selectors import user_search
 from tests.factories import CustomerFactory
 
@@ -44,7 +44,7 @@ def test_it_ignores_case_and_accents_on_both_sides():
     assert user_search(query="Núñez").users == [jose]
 
 
-@pytest.mark.parametrize("special", ["%", "_", "\\", "'", '"', "%%", "a_b", "--", ";"])
+@pytest.mark.parametrize("special", ["%", "_", "\\", "'", '"', "%%", "--", ";", "a_bcd"])
 def test_special_characters_are_matched_literally(special):
     CustomerFactory(first_name="Plain", last_name="Person", email="plain@example.com")
     literal = CustomerFactory(first_name=f"Odd{special}Name", last_name="Person", email="odd@example.com")
@@ -121,8 +121,8 @@ def plan_without_seqscan(queryset) -> str:
 
 def test_the_search_uses_the_trigram_index():
     CustomerFactory(first_name="Elijah", last_name="Herrick")
-    queryset = User.objects.alias(searchable=SearchableText()).filter(searchable__contains=folded_value("elijah"))
-    assert "accounts_user_search_trgm" in plan_without_seqscan(queryset)
+    queryset = User.objects.filter(search_text__contains=folded_value("elijah"))
+    assert "accounts_user_search_text_trgm" in plan_without_seqscan(queryset)
 
 
 def test_a_word_of_one_or_two_letters_matches_the_start_of_a_word():
@@ -139,8 +139,8 @@ def test_a_word_of_one_or_two_letters_matches_the_start_of_a_word():
 
 def test_a_short_word_search_uses_the_trigram_index():
     CustomerFactory(first_name="Wei", last_name="Xu")
-    queryset = User.objects.alias(searchable=SearchableText()).filter(searchable__regex=word_start_value("xu"))
-    assert "accounts_user_search_trgm" in plan_without_seqscan(queryset)
+    queryset = User.objects.filter(search_text__regex=word_start_value("xu"))
+    assert "accounts_user_search_text_trgm" in plan_without_seqscan(queryset)
 
 
 def test_both_steps_of_a_search_give_the_same_newest_first_pages(monkeypatch):

@@ -182,3 +182,33 @@ def test_older_entries_take_no_more_queries_deep_in_a_long_history(
 
     assert response.status_code == 200
     assert b"Older entries" in response.content
+
+
+@pytest.mark.parametrize("length", [3, 12, 40])
+def test_each_page_of_past_payments_counts_its_own_refunds_at_every_history_length(
+    db, length, django_assert_num_queries
+):
+    """The page is taken first, then each row counts its refunds: the counts must be each payment's own."""
+    from payments.models import REFUND_UNSETTLED_STATUSES
+    from payments.selectors import payment_history
+
+    customer = CustomerFactory()
+    history_make(customer, payments=length, entries=length, refunded_every=3)
+    CustomerFactory()  # someone else's refunds must not count
+    expected = list(Payment.objects.filter(user=customer).order_by("-created_at", "-id"))
+    seen, before, pages = [], None, 0
+    while True:
+        with django_assert_num_queries(1 if before is None else 2):  # the page; and its boundary
+            page = payment_history(user=customer, before=before)
+        pages += 1
+        for payment in page.payments:
+            refunds = Refund.objects.filter(payment=payment)
+            assert payment.refund_count == refunds.count()
+            assert payment.unsettled_refund_count == refunds.filter(status__in=REFUND_UNSETTLED_STATUSES).count()
+        seen += page.payments
+        if page.next_before is None:
+            break
+        before = page.next_before
+    assert seen == expected
+    assert pages == -(-length // 10)
+    assert any(p.refund_count for p in seen) and any(p.unsettled_refund_count for p in seen)

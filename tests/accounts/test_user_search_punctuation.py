@@ -1,0 +1,182 @@
+"""The Users search on words with punctuation ("o'", "j.", "-p", "'"), its bounded steps, and the
+statement timeout that stops a runaway search, against real PostgreSQL."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+import accounts.selectors
+from accounts.models import User
+from accounts.selectors import SearchTooSlow, user_search
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def emails(page) -> list[str]:
+    return [user.email for user in page.users]
+
+
+@pytest.fixture
+def irish_names():
+    now = timezone.now()
+    return {
+        "obrien": CustomerFactory(
+            first_name="Siobhan", last_name="O'Brien", email="sob@example.com", date_joined=now - timedelta(hours=1)
+        ),
+        "oneil": CustomerFactory(
+            first_name="Liam", last_name="O'Neil", email="lon@example.com", date_joined=now - timedelta(hours=2)
+        ),
+        # "o'b" inside a word, not at its start.
+        "bob": CustomerFactory(
+            first_name="Bo'bby", last_name="Tables", email="bt@example.com", date_joined=now - timedelta(hours=3)
+        ),
+        "plain": CustomerFactory(first_name="Olive", last_name="Brown", email="ob@example.com"),
+    }
+
+
+def test_typing_o_brien_letter_by_letter_narrows_to_the_irish_names(irish_names):
+    assert set(user_search(query="o'").users) == {irish_names["obrien"], irish_names["oneil"]}
+    assert user_search(query="o'b").users == [irish_names["obrien"]]
+    assert user_search(query="o'br").users == [irish_names["obrien"]]
+    assert user_search(query="O'Brien").users == [irish_names["obrien"]]
+    assert user_search(query="o\u2019brien").users == [irish_names["obrien"]]  # a typographic apostrophe folds to '
+
+
+def test_an_initial_and_a_dot_match_at_the_start_of_a_word():
+    smith = CustomerFactory(first_name="Jo", last_name="Smith", email="j.smith@example.com")
+    CustomerFactory(first_name="Raj", last_name="Patel", email="raj.patel@example.com")  # "j." ends a word here
+    assert user_search(query="j.").users == [smith]
+    assert user_search(query="j.s").users == [smith]
+    assert user_search(query="J.Smith").users == [smith]
+
+
+def test_a_hyphen_then_a_letter_matches_inside_a_double_name():
+    jean = CustomerFactory(first_name="Jean-Pierre", last_name="Roux", email="jp@example.com")
+    CustomerFactory(first_name="Pierre", last_name="Roux", email="pr@example.com")
+    assert user_search(query="-p").users == [jean]
+    assert user_search(query="jean-p").users == [jean]
+
+
+def test_punctuation_alone_matches_literally(irish_names):
+    plus = CustomerFactory(first_name="Ann", last_name="Lee", email="ann+promo@example.com")
+    assert set(user_search(query="'").users) == {irish_names["obrien"], irish_names["oneil"], irish_names["bob"]}
+    assert user_search(query="+").users == [plus]
+    assert user_search(query="%").users == []
+
+
+def test_punctuation_alone_is_searched_a_window_at_a_time_and_pages_reach_every_match(monkeypatch):
+    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 3)
+    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 4)
+    now = timezone.now()
+    users = [
+        CustomerFactory(last_name="O'Hara" if i in (5, 6, 9) else "Plain", date_joined=now - timedelta(hours=i))
+        for i in range(12)
+    ]
+    first = user_search(query="'", page_size=2)
+    assert first.users == [] and first.window_only  # the newest 4 have no apostrophe
+    seen, after, pages = [], None, 0
+    while True:
+        page = user_search(query="'", after=after, page_size=2)
+        seen.extend(page.users)
+        pages += 1
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == [users[5], users[6], users[9]]
+    assert pages <= 4
+
+
+def test_an_empty_window_offers_to_search_older_users(staff_client, monkeypatch):
+    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 1)
+    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 2)
+    now = timezone.now()
+    old = CustomerFactory(last_name="D'Arcy", date_joined=now - timedelta(days=30))
+    for i in range(3):
+        CustomerFactory(last_name="Plain", date_joined=now - timedelta(hours=i))
+    response = staff_client.get(reverse("user_list"), {"q": "'"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "among the newest users searched" in html
+    assert "Search older users" in html
+    assert old.email not in html
+
+
+@pytest.mark.parametrize(
+    ("recent", "most", "index_cost"), [(2, 3, 16.0), (2, 50, 10**9), (2, 50, 0.0), (1000, 50, 16.0)]
+)
+def test_every_step_of_a_search_gives_the_same_pages(monkeypatch, recent, most, index_cost):
+    """The first window, the larger window and the trigram index must agree, page after page."""
+    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", recent)
+    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", most)
+    monkeypatch.setattr(accounts.selectors, "INDEX_MATCH_COST", index_cost)
+    now = timezone.now()
+    users = [
+        CustomerFactory(last_name="Quoddy" if i % 4 == 0 else "Other", date_joined=now - timedelta(hours=i // 2))
+        for i in range(40)
+    ]
+    expected = sorted((u for u in users if u.last_name == "Quoddy"), key=lambda u: (u.date_joined, u.pk), reverse=True)
+    seen, after = [], None
+    while True:
+        page = user_search(query="quod", after=after, page_size=3)
+        seen.extend(page.users)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == expected
+
+
+def test_a_search_that_runs_too_long_is_cancelled_with_a_clear_message(staff_client, settings, monkeypatch):
+    CustomerFactory(last_name="Slow")
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 20
+    real_floor = accounts.selectors._window_floor
+
+    def slow_floor(users, size):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(1)")  # a runaway statement, under the search's timeout
+        return real_floor(users, size)
+
+    monkeypatch.setattr(accounts.selectors, "_window_floor", slow_floor)
+    with pytest.raises(SearchTooSlow):
+        user_search(query="slow")
+    response = staff_client.get(reverse("user_list"), {"q": "slow"})
+    assert response.status_code == 422
+    assert "This search took too long; add more letters." in response.content.decode()
+    # The timeout was the search's own: the connection goes on without it.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+    assert User.objects.filter(last_name="Slow").exists()
+
+
+def test_the_search_s_settings_do_not_outlive_it():
+    CustomerFactory(last_name="Quick")
+    assert len(user_search(query="quick").users) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] != "0"
+
+
+def test_a_window_of_the_search_is_read_from_the_newest_first_index_alone():
+    """The window steps test `search_text` as the newest-first index carries it (index-only), and
+    spell it so that the trigram index cannot be picked instead."""
+    from accounts.search import ScannedText
+
+    CustomerFactory(last_name="Windowed")
+    users = User.objects.alias(scanned=ScannedText()).filter(scanned__contains="window")
+    window = users.order_by("-date_joined", "-id").values("id")[:26]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        try:
+            plan = window.explain()
+        finally:
+            cursor.execute("RESET enable_seqscan")
+            cursor.execute("RESET enable_bitmapscan")
+    assert "accounts_user_newest_text" in plan
+    assert "accounts_user_search_text_trgm" not in plan
