@@ -1,7 +1,8 @@
 """A customer's timeline: everything that happened to them, newest first, in one list.
 
 It lives in `refunds`, the lowest room that may read every source: the ledger, payments and
-disputes (payments), refunds, messages (notifications) and the audit trail (audit).
+disputes (payments), refunds, messages (notifications), the audit trail (audit) and staff notes
+(accounts).
 
 Cost: one query per source, each `limit + 1` rows read in order from an index on
 (customer, time desc, id desc) from the page marker on, plus one query for the phases of the
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import User
+from accounts.models import CustomerNote, User
 from audit.models import AuditEvent
 from notifications.models import SmsMessage
 from payments.models import Dispute, LedgerEntry, Payment
@@ -30,6 +31,7 @@ class TimelineKind:
     DISPUTE = "dispute"
     LEDGER = "ledger"
     MESSAGE = "message"
+    NOTE = "note"
     PAYMENT = "payment"
     REFUND = "refund"
 
@@ -40,6 +42,7 @@ class TimelineKind:
         (DISPUTE, "Disputes"),
         (MESSAGE, "Messages"),
         (AUDIT, "Audit events"),
+        (NOTE, "Staff notes"),
     ]
     ALL = tuple(kind for kind, _ in CHOICES)
 
@@ -82,7 +85,7 @@ class TimelineEntry:
     kind: str
     at: datetime
     id: int
-    item: object  # the LedgerEntry, Payment, Refund, Dispute, SmsMessage or AuditEvent
+    item: object  # the LedgerEntry, Payment, Refund, Dispute, SmsMessage, AuditEvent or CustomerNote
     phases: list[RefundPhase] = field(default_factory=list)
 
     @property
@@ -121,6 +124,8 @@ def _sources(user: User) -> dict[str, QuerySet]:
         TimelineKind.DISPUTE: Dispute.objects.filter(payment__user=user).select_related("payment"),
         TimelineKind.MESSAGE: SmsMessage.objects.filter(user=user),
         TimelineKind.AUDIT: AuditEvent.objects.filter(target_user=user).select_related("actor"),
+        # accounts.selectors.customer_notes's query, with the page marker it has no argument for.
+        TimelineKind.NOTE: CustomerNote.objects.filter(user=user).select_related("author"),
     }
 
 

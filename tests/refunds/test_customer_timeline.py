@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import CustomerNote
 from accounts.roles import ADMINISTRATOR, FINANCE
 from audit.models import AuditEvent
 from notifications.models import SmsMessage
@@ -79,7 +80,11 @@ def history_make(customer, *, events: int, at=None) -> None:
         )
         for n in range(share)
     )
-    ledger = max(events - 4 * share - max(share // 10, 1), 1)
+    CustomerNote.objects.bulk_create(
+        CustomerNote(user=customer, author=staff, text=f"Called about order {n}", created_at=when(n))
+        for n in range(share)
+    )
+    ledger = max(events - 5 * share - max(share // 10, 1), 1)
     LedgerEntry.objects.bulk_create(
         LedgerEntry(
             user=customer, kind=LedgerEntry.Kind.PURCHASE, credits_delta=1, balance_after=n + 1, created_at=when(n)
@@ -98,6 +103,7 @@ def every_entry(customer) -> list[tuple]:
         (TimelineKind.DISPUTE, Dispute, "payment__user"),
         (TimelineKind.MESSAGE, SmsMessage, "user"),
         (TimelineKind.AUDIT, AuditEvent, "target_user"),
+        (TimelineKind.NOTE, CustomerNote, "user"),
     ]:
         rows += [(at, kind, pk) for at, pk in model.objects.filter(**{field: customer}).values_list("created_at", "pk")]
     return sorted(rows, reverse=True)
@@ -221,6 +227,8 @@ def test_each_kind_appears_on_the_activity_tab_with_a_link_to_its_details(admin_
     assert f'#sms-{message.pk}"' in html and f'id="sms-{message.pk}"' in html
     assert f"Audit event {event.pk} in the Audit log" in html
     assert "#credit-history" in html or "Its payment" in html
+    note = CustomerNote.objects.get(user=customer)
+    assert f'id="timeline-note-{note.pk}"' in html and "Staff notes on the Overview" in html
 
 
 def test_the_filter_form_narrows_the_tab_and_its_region_to_the_chosen_kinds(admin_client, customer):
