@@ -41,8 +41,8 @@ class CreditsChart:
     points: list[ChartPoint]  # oldest first
     total_entries_shown: int
     more_before: bool  # older entries exist that the chart leaves out
-    low: int
-    high: int
+    low: int  # the chart's floor (0, or a lower balance)
+    high: int  # its ceiling: the highest balance
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
     pad_left: int = CHART_PAD_LEFT
@@ -75,6 +75,14 @@ class CreditsChart:
 
     def count(self, mark: str) -> int:
         return sum(1 for point in self.points if point.mark == mark)
+
+    @property
+    def lowest(self) -> int:
+        return min(point.balance for point in self.points)
+
+    @property
+    def highest(self) -> int:
+        return max(point.balance for point in self.points)
 
     @property
     def purchases(self) -> int:

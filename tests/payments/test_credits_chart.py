@@ -89,6 +89,7 @@ def test_the_overview_shows_the_chart_with_its_summary_and_table_and_no_style_at
     assert re.findall(r'data-balance="(\d+)"', svg) == ["10", "110", "80", "30", "55", "105", "205"]
     summary = re.search(r'<p id="credits-chart-summary"[^>]*>(.*?)</p>', html, re.S).group(1)
     assert "from 10 to 205 credits" in " ".join(summary.split())
+    assert "lowest 10, highest 205" in " ".join(summary.split())
     assert "2 purchases, 2 refunds and 1 adjustment marked" in " ".join(summary.split())
     table = re.search(r'<details class="credits-chart-data">.*?</details>', html, re.S).group(0)
     assert table.count("<tr>") == 1 + len(HISTORY)
