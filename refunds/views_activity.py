@@ -4,7 +4,9 @@ source), and the credit history, messages and audit trail under it."""
 from django import forms
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
+from django_htmx.http import push_url
 
 from accounts.access import user_get_for_staff
 from accounts.phones import phones_formatted
@@ -77,4 +79,7 @@ def user_timeline(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not timeline_form.is_valid():
         return HttpResponseBadRequest(" ".join(error for errors in timeline_form.errors.values() for error in errors))
     context = {"customer": customer} | _timeline_context(timeline_form, customer)
-    return render(request, ACTIVITY_TAB + "#timeline", context)
+    response = render(request, ACTIVITY_TAB + "#timeline", context)
+    # The address bar shows the whole tab with the same filter and page, never this region's URL.
+    query = request.GET.urlencode()
+    return push_url(response, reverse("user_activity", args=[customer.pk]) + (f"?{query}" if query else ""))

@@ -246,6 +246,7 @@ def test_the_filter_form_narrows_the_tab_and_its_region_to_the_chosen_kinds(admi
     assert region.status_code == 200
     assert region.content.decode().count('data-kind="message"') == 1
     assert b'data-kind="refund"' not in region.content
+    assert region.headers["HX-Push-Url"] == reverse("user_activity", args=[customer.pk]) + "?kind=message"
 
 
 @pytest.mark.parametrize("marker", ["nonsense", "12-bogus-3", "99999999999999999999999-ledger-1", "1-ledger-x"])
