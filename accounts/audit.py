@@ -21,6 +21,7 @@ class AccountAction(models.TextChoices):
     TWO_FACTOR_RESET = "two_factor_reset", "Two-factor reset"
     LOGOUT = "logout", "Logged out"
     STAFF_CHANGED = "staff_changed", "Staff member changed"
+    NOTE_ADDED = "customer_note_added", "Note added"
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login_succeeded")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import Group
 from faker import Faker
 
-from accounts.models import User
+from accounts.models import CustomerNote, User
 from accounts.roles import ADMINISTRATOR, FINANCE, roles_ensure
 
 STAFF_EMAIL = "staff@statstak.test"
@@ -85,3 +85,28 @@ def demo_staff() -> tuple[User, bool]:
         )
         fran.groups.add(Group.objects.get(name=FINANCE))
     return adam, created
+
+
+DEMO_NOTES = {
+    "elijah.herrick@example.com": [
+        "Called about the March top-up: the card was declined twice, then went through. Nothing to refund.",
+        "Prefers email to phone calls; the number on file is his office line (search it as #0143).",
+    ],
+    "zoe.bronte@example.net": ["Asked how credits expire: they do not. Sent her the help article."],
+}
+
+
+def demo_notes(*, author: User) -> int:
+    """A few staff notes on the featured customers (through the service: audited like any note),
+    unless they already have some. Returns how many were added."""
+    from accounts.services import customer_note_add
+
+    added = 0
+    for email, texts in DEMO_NOTES.items():
+        customer = User.objects.filter(email__iexact=email).first()
+        if customer is None or CustomerNote.objects.filter(user=customer).exists():
+            continue
+        for text in texts:
+            customer_note_add(customer=customer, author=author, text=text)
+            added += 1
+    return added

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.roles import ROLES
+from accounts.services import NOTE_MAX_LENGTH
 from core.forms import WholeNumberField
 
 
@@ -35,3 +36,15 @@ class StaffUpdateForm(forms.Form):
     member = WholeNumberField(min_value=1)
     role = forms.ChoiceField(required=False, choices=[("", "No role"), *[(role, role) for role in ROLES]])
     is_active = forms.BooleanField(required=False)
+
+
+class CustomerNoteForm(forms.Form):
+    text = forms.CharField(
+        max_length=NOTE_MAX_LENGTH,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": NOTE_MAX_LENGTH}),
+        error_messages={
+            "required": "Write the note before adding it.",
+            "max_length": "A note can be at most %(limit_value)d characters long.",
+        },
+    )

@@ -96,3 +96,26 @@ class User(AbstractBaseUser, PermissionsMixin):
         if self.email and self.email.casefold() == (other.email or "").casefold():
             return True
         return bool(self.phone) and bool(other.phone) and str(self.phone) == str(other.phone)
+
+
+class CustomerNote(models.Model):
+    """A staff member's note on a customer: append-only, like the ledger.
+
+    A Postgres trigger (migration 0009) refuses UPDATE and DELETE; the one exception is an erasure
+    of the customer's personal data (privacy/services.py), which may replace the text with a
+    placeholder and nothing else. A correction is a new note.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="accounts_note_user_newest")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(text=""), name="accounts_customernote_text_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author_id} on {self.user_id}"

@@ -1,6 +1,6 @@
 """The portal's staff roles: Django groups and the permissions each carries.
 
-Created by migrations (accounts 0004, with each app granting its own permissions: payments 0006,
+Created by migrations (accounts 0004 and 0009 (notes), with each app granting its own permissions: payments 0006,
 payments 0007, refunds 0003) from this table; permissions are checked in services and
 views, never only hidden in templates. Limits (the Support credit-change cap, the approval
 threshold, the daily refund cap) live in settings.
@@ -12,6 +12,7 @@ ADMINISTRATOR = "Administrator"
 
 SUPPORT_PERMISSIONS = [
     ("accounts", "view_user"),
+    ("accounts", "add_customernote"),
     ("payments", "adjust_credits"),
 ]
 FINANCE_PERMISSIONS = [

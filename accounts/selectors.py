@@ -9,7 +9,7 @@ from django.db.models import F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
 from psycopg.errors import QueryCanceled
 
-from accounts.models import User
+from accounts.models import CustomerNote, User
 from accounts.phones import phones_formatted
 from accounts.roles import ROLES
 from accounts.search import (
@@ -328,3 +328,9 @@ def staff_rows() -> list[StaffRow]:
             )
         )
     return rows
+
+
+def customer_notes(*, user: User, limit: int | None = None) -> list[CustomerNote]:
+    """A customer's staff notes, newest first, each with its author (one query, one index)."""
+    notes = CustomerNote.objects.filter(user=user).select_related("author").order_by("-created_at", "-id")
+    return list(notes[:limit] if limit is not None else notes)

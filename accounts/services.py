@@ -1,13 +1,19 @@
-"""Writes about people: staff members' roles and access."""
+"""Writes about people: staff members' roles and access, staff notes on customers."""
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from accounts.audit import AccountAction
-from accounts.models import User
+from accounts.models import CustomerNote, User
 from accounts.roles import ROLES, roles_ensure
 from audit.services import audit_record
+
+NOTE_MAX_LENGTH = 2000
+
+
+class NoteRefused(ValueError):
+    """The note cannot be added (empty, too long); nothing was written."""
 
 
 class StaffChangeRefused(ValueError):
@@ -51,3 +57,29 @@ def staff_update(*, member: User, role: str, is_active: bool, actor: User) -> Us
         after={"role": role, "active": is_active},
     )
     return locked
+
+
+@transaction.atomic
+def customer_note_add(*, customer: User, author: User, text: str) -> CustomerNote:
+    """Add a staff note on a customer, with an audit event. Notes are never edited or deleted
+    (the database refuses it): a correction is a new note.
+
+    The audit event names the note, not its text: the note itself is the record, and an erasure
+    replaces its text in one place.
+    """
+    if not author.has_perm("accounts.add_customernote"):
+        raise PermissionDenied("You do not have permission to add notes.")
+    text = text.strip()
+    if not text:
+        raise NoteRefused("Write the note before adding it.")
+    if len(text) > NOTE_MAX_LENGTH:
+        raise NoteRefused(f"A note can be at most {NOTE_MAX_LENGTH:,} characters long.")
+    note = CustomerNote.objects.create(user=customer, author=author, text=text)
+    audit_record(
+        action=AccountAction.NOTE_ADDED,
+        actor=author,
+        target_user=customer,
+        about=note,
+        after={"note": note.pk, "length": len(text)},
+    )
+    return note

@@ -1,14 +1,15 @@
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import user_get_for_staff
-from accounts.forms import StaffUpdateForm, UserSearchForm
+from accounts.forms import CustomerNoteForm, StaffUpdateForm, UserSearchForm
 from accounts.models import User
 from accounts.roles import ROLES
-from accounts.selectors import SearchTooSlow, staff_rows, user_search
-from accounts.services import StaffChangeRefused, staff_update
+from accounts.selectors import SearchTooSlow, customer_notes, staff_rows, user_search
+from accounts.services import NoteRefused, StaffChangeRefused, customer_note_add, staff_update
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
 
@@ -60,11 +61,60 @@ def user_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template_name, context, status=status)
 
 
+OVERVIEW_NOTES = 5  # the latest notes on the Overview; the Activity tab's timeline has them all
+
+
+def _notes_context(request: HtmxHttpRequest, customer: User, form: CustomerNoteForm | None = None) -> dict:
+    return {
+        "notes": customer_notes(user=customer, limit=OVERVIEW_NOTES),
+        "note_form": form or CustomerNoteForm(),
+        "can_add_note": request.user.has_perm("accounts.add_customernote"),
+    }
+
+
 @require_GET
 @staff_required
 def user_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = user_get_for_staff(staff=request.user, pk=pk)
-    return profile_render(request, customer=customer, tab="overview", template_name="accounts/user_overview.html")
+    return profile_render(
+        request,
+        customer=customer,
+        tab="overview",
+        template_name="accounts/user_overview.html",
+        context=_notes_context(request, customer),
+    )
+
+
+@require_POST
+@staff_required
+def customer_note_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Add a staff note to a customer (any role with `accounts.add_customernote`)."""
+    customer = user_get_for_staff(staff=request.user, pk=pk)
+    if not request.user.has_perm("accounts.add_customernote"):
+        raise PermissionDenied("You do not have permission to add notes.")
+    form = CustomerNoteForm(request.POST)
+    note = None
+    if form.is_valid():
+        try:
+            note = customer_note_add(customer=customer, author=request.user, text=form.cleaned_data["text"])
+        except NoteRefused as refusal:
+            form.add_error("text", str(refusal))
+    if note is not None and not request.htmx:
+        messages.success(request, "Note added.")
+        return redirect("user_detail", pk=customer.pk)
+    status = 200 if note is not None else 422
+    context = _notes_context(request, customer, None if note is not None else form) | {"added_note": note}
+    if request.htmx:
+        context |= {"customer": customer}
+        return render(request, "accounts/user_overview.html#customer-notes", context, status=status)
+    return profile_render(
+        request,
+        customer=customer,
+        tab="overview",
+        template_name="accounts/user_overview.html",
+        context=context,
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])

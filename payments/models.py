@@ -113,6 +113,8 @@ class LedgerEntry(models.Model):
         indexes = [
             # A customer's history, newest first, paged by id.
             models.Index(fields=["user", "-id"], name="payments_ledger_user_history"),
+            # The customer's timeline and credits chart: newest first by time (then id).
+            models.Index(fields=["user", "-created_at", "-id"], name="payments_ledger_user_newest"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="ledger_balance_never_negative"),

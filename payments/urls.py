@@ -7,7 +7,6 @@ urlpatterns = [
     # Regions of the Payments tab that HTMX swaps on their own.
     path("<int:pk>/payments/info/", views.payment_info, name="payment_info"),
     path("<int:pk>/payments/history/", views.past_payments, name="past_payments"),
-    path("<int:pk>/activity/", views.user_activity, name="user_activity"),
     # The Activity tab's Credit history region (its pager).
     path("<int:pk>/activity/history/", views.credit_history, name="credit_history"),
     path("<int:pk>/credits/", views.credits_edit, name="credits_edit"),

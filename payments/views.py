@@ -7,12 +7,9 @@ from django_htmx.http import trigger_client_event
 
 from accounts.access import user_get_for_staff
 from accounts.models import User
-from accounts.phones import phones_formatted
 from accounts.views import profile_render
-from audit.selectors import AuditFilter, audit_events
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
-from notifications.selectors import sms_message_list
 from payments.forms import (
     CreditChangeDecisionForm,
     CreditsForm,
@@ -107,23 +104,6 @@ def credit_history_recent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = user_get_for_staff(staff=request.user, pk=pk)
     recent = ledger_history(user=customer, limit=RECENT_ENTRIES)
     return render(request, PAYMENTS_TAB + "#credit-history-recent", {"customer": customer, "recent": recent})
-
-
-@require_GET
-@staff_required
-def user_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    customer = user_get_for_staff(staff=request.user, pk=pk)
-    form = HistoryPageForm(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest(BAD_PAGE_MARKER)
-    sms_page = sms_message_list(user=customer)
-    phones_formatted(sms_page.messages, attribute="to")  # 50 numbers, each printed after `|default`
-    context = {
-        "history": ledger_history(user=customer, before=form.cleaned_data["before"]),
-        "sms_page": sms_page,
-        "audit_events": list(audit_events(filters=AuditFilter(target_user_id=customer.pk))[:20]),
-    }
-    return profile_render(request, customer=customer, tab="activity", template_name=ACTIVITY_TAB, context=context)
 
 
 @require_GET

@@ -50,3 +50,13 @@ def test_it_refuses_a_nonsensical_count():
     with pytest.raises(CommandError, match="--users must be between"):
         call_command("seed_demo", users=0)
     assert not User.objects.exists()
+
+
+def test_it_adds_a_few_staff_notes_once():
+    from accounts.models import CustomerNote
+
+    call_command("seed_demo", users=50)
+    call_command("seed_demo", users=50)
+    elijah = User.objects.get(email="elijah.herrick@example.com")
+    assert CustomerNote.objects.filter(user=elijah).count() == 2
+    assert CustomerNote.objects.count() == 3

@@ -57,6 +57,9 @@ def test_no_page_or_state_a_staff_member_meets_has_an_axe_violation(page: Page, 
 
     page.goto(f"/users/{demo_portal.pk}/")
     found += axe_violations(page, "profile overview")
+    page.get_by_text("The entries the chart is drawn from").click()
+    expect(page.locator(".credits-chart-data table")).to_be_visible()
+    found += axe_violations(page, "profile overview, credits chart with its table open")
     profile_tab(page, "Payments").click()
     expect(page.get_by_role("heading", name="Past payments")).to_be_visible()
     found += axe_violations(page, "profile payments")
@@ -101,6 +104,11 @@ def test_no_page_or_state_a_staff_member_meets_has_an_axe_violation(page: Page, 
     profile_tab(page, "Activity").click()
     expect(page.get_by_role("heading", name="Credit history")).to_be_visible()
     found += axe_violations(page, "profile activity (credit history, messages, audit trail)")
+    timeline = page.get_by_role("region", name="Timeline")
+    timeline.get_by_label("Refunds", exact=True).check()
+    timeline.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("region", name="Timeline").get_by_role("link", name="Show everything")).to_be_visible()
+    found += axe_violations(page, "profile activity, timeline filtered by kind")
 
     for name in ["Approvals", "Audit log", "Books", "Staff"]:
         main_nav_open(page, name)

@@ -188,6 +188,23 @@ def test_changing_a_staff_members_role_needs_the_token():
     assert list(member.groups.values_list("name", flat=True)) == [FINANCE]
 
 
+def test_adding_a_note_needs_the_token():
+    from accounts.models import CustomerNote
+
+    staff = staff_with_role(FINANCE)
+    customer = PaymentFactory().user
+    client = csrf_client(staff)
+    url = reverse("customer_note_create", args=[customer.pk])
+    hx = {"HX-Request": "true", "HX-Target": "customer-notes"}
+
+    assert refused_for_csrf(client.post(url, {"text": "Hello."}, headers=hx))
+    assert not CustomerNote.objects.exists()
+
+    response = client.post(url, {"text": "Hello."}, headers=hx | {"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 200
+    assert CustomerNote.objects.get().text == "Hello."
+
+
 def test_setting_up_two_factor_needs_the_token():
     staff = staff_with_role(FINANCE)
     client = csrf_client(staff)
@@ -255,4 +272,5 @@ WRITES = [
     "staff_list",
     "credit_batches",
     "credit_batch_apply",
+    "customer_note_create",
 ]

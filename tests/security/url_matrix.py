@@ -109,6 +109,11 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view(allowed=EVERY_ROLE),
         staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
     ],
+    # Staff notes: every role may add one; an empty note is refused (422) once past the access checks.
+    "customer_note_create": [
+        staff_view(allowed=EVERY_ROLE, **GET_REFUSED),
+        staff_view("POST", allowed=EVERY_ROLE, ok=422, htmx_target="customer-notes", data={"text": ""}),
+    ],
     "user_payments": [
         staff_view(allowed=EVERY_ROLE),
         staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
@@ -121,6 +126,7 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
     ],
     "credit_history": [staff_view(allowed=EVERY_ROLE, htmx_target="credit-history")],
+    "user_timeline": [staff_view(allowed=EVERY_ROLE, htmx_target="timeline")],
     "credit_history_recent": [staff_view(allowed=EVERY_ROLE, htmx_target="credit-history-recent")],
     "credits_edit": [
         staff_view(allowed=EVERY_ROLE, **GET_REFUSED),

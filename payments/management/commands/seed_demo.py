@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.demo import FINANCE_EMAIL, STAFF_EMAIL, STAFF_PASSWORD, demo_staff
+from accounts.demo import FINANCE_EMAIL, STAFF_EMAIL, STAFF_PASSWORD, demo_notes, demo_staff
 from accounts.models import User
 from payments.demo import demo_customers_insert
 
@@ -26,6 +26,8 @@ class Command(BaseCommand):
                 created = demo_customers_insert(users, progress=progress)
             self.stdout.write(f"Created {created:,} demo customers.")
         staff, created = demo_staff()
+        if notes := demo_notes(author=staff):
+            self.stdout.write(f"Added {notes} staff notes.")
         if created or staff.check_password(STAFF_PASSWORD):
             self.stdout.write(self.style.SUCCESS(f"Staff login: {STAFF_EMAIL} / {STAFF_PASSWORD}"))
             self.stdout.write(f"  (Administrator; {FINANCE_EMAIL}, same password, is Finance and can approve)")
