@@ -1,10 +1,11 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Right
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from accounts.phone_search import LAST_DIGITS_MIN
 from accounts.search import SearchableText
 
 
@@ -55,7 +56,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = ["first_name", "last_name"]
 
     class Meta:
-        permissions = [("manage_staff", "Can give staff members roles and deactivate them")]
+        permissions = [
+            ("manage_staff", "Can give staff members roles and deactivate them"),
+            ("erase_user", "Can erase a customer's personal data"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -70,6 +74,23 @@ class User(AbstractBaseUser, PermissionsMixin):
             # search's bounded steps test a window of the newest users from the index alone
             # (index-only scan), with no random read of the table for each row.
             models.Index(fields=["-date_joined", "-id"], include=["search_text"], name="accounts_user_newest_text"),
+            # Search by phone (accounts/phone_search.py), newest first as every search: a whole
+            # number by its E.164 text, the last digits ("#0143") by the last four, then the rest
+            # of the ending tested on the rows of that group in order.
+            models.Index(
+                "phone",
+                models.F("date_joined").desc(),
+                models.F("id").desc(),
+                condition=~models.Q(phone=""),
+                name="accounts_user_phone_newest",
+            ),
+            models.Index(
+                Right("phone", LAST_DIGITS_MIN),
+                models.F("date_joined").desc(),
+                models.F("id").desc(),
+                condition=~models.Q(phone=""),
+                name="accounts_user_phone_end_newest",
+            ),
             # Staff lists (the Audit log's staff filter, the Staff page): a few rows out of a million.
             models.Index(fields=["first_name", "email"], condition=models.Q(is_staff=True), name="accounts_user_staff"),
         ]

@@ -28,6 +28,7 @@ FINANCE_PERMISSIONS = [
 ADMINISTRATOR_PERMISSIONS = [
     *FINANCE_PERMISSIONS,
     ("accounts", "manage_staff"),
+    ("accounts", "erase_user"),
     ("audit", "view_auditevent"),
     ("audit", "export_auditevent"),
 ]

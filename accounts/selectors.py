@@ -5,11 +5,12 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import CharField, F, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower, Right
 from psycopg.errors import QueryCanceled
 
 from accounts.models import CustomerNote, User
+from accounts.phone_search import LAST_DIGITS_MIN, PhoneQuery, phone_query
 from accounts.phones import phones_formatted
 from accounts.roles import ROLES
 from accounts.search import (
@@ -30,6 +31,8 @@ class UserPage:
     # True when the page was cut at the end of a bounded window (a search no index can serve):
     # fewer rows than a page, and older users are searched by the next page.
     window_only: bool = False
+    # The query was a phone number, or the last digits of one (accounts/phone_search.py).
+    phone: PhoneQuery | None = None
 
 
 class SearchTooSlow(Exception):
@@ -143,6 +146,9 @@ def _user_search(*, query: str, after: int | None, page_size: int) -> UserPage:
         if boundary is not None:
             users = users.filter(date_joined__lte=boundary).exclude(date_joined=boundary, pk__gte=after)
 
+    if (phone := phone_query(query)) is not None:
+        return _phone_page(users=users, phone=phone, page_size=page_size)
+
     exact: list[User] = []
     if "@" in query and len(words) == 1 and after is None:
         exact = list(User.objects.alias(email_lower=Lower("email")).filter(email_lower=query.lower()))
@@ -159,6 +165,26 @@ def _user_search(*, query: str, after: int | None, page_size: int) -> UserPage:
     if len(rows) > page_size:
         return UserPage(users=rows[:page_size], next_after=rows[page_size - 1].pk)
     return UserPage(users=rows, next_after=window_end, window_only=window_end is not None)
+
+
+def _phone_page(*, users: QuerySet[User], phone: PhoneQuery, page_size: int) -> UserPage:
+    """Users with this phone number, or whose number ends with these digits, newest first: one
+    statement down `accounts_user_phone_newest` or `accounts_user_phone_end_newest` (the last
+    four digits, then the rest of the ending tested on that group's rows in order)."""
+    matches = users.filter(~Q(phone=""))
+    if phone.e164:
+        matches = matches.filter(phone=phone.e164)
+    else:
+        text = CharField()
+        matches = matches.alias(
+            phone_end=Right("phone", LAST_DIGITS_MIN, output_field=text),
+            phone_tail=Right("phone", len(phone.last_digits), output_field=text),
+        ).filter(phone_end=phone.last_digits[-LAST_DIGITS_MIN:], phone_tail=phone.last_digits)
+    rows = list(matches.order_by(*NEWEST_FIRST)[: page_size + 1])
+    phones_formatted(rows)
+    if len(rows) > page_size:
+        return UserPage(users=rows[:page_size], next_after=rows[page_size - 1].pk, phone=phone)
+    return UserPage(users=rows, next_after=None, phone=phone)
 
 
 def _window_floor(users: QuerySet[User], size: int) -> tuple | None:
@@ -334,3 +360,10 @@ def customer_notes(*, user: User, limit: int | None = None) -> list[CustomerNote
     """A customer's staff notes, newest first, each with its author (one query, one index)."""
     notes = CustomerNote.objects.filter(user=user).select_related("author").order_by("-created_at", "-id")
     return list(notes[:limit] if limit is not None else notes)
+
+
+def user_by_exact_email(*, email: str) -> User | None:
+    """The user whose email is exactly `email` (case aside), by the unique index, or None."""
+    if "@" not in email or any(ch.isspace() for ch in email.strip()):
+        return None
+    return User.objects.alias(email_lower=Lower("email")).filter(email_lower=email.strip().lower()).first()

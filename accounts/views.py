@@ -2,13 +2,16 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import user_get_for_staff
 from accounts.forms import CustomerNoteForm, StaffUpdateForm, UserSearchForm
+from accounts.lookup import Jump, id_jump
 from accounts.models import User
 from accounts.roles import ROLES
-from accounts.selectors import SearchTooSlow, customer_notes, staff_rows, user_search
+from accounts.selectors import SearchTooSlow, customer_notes, staff_rows, user_by_exact_email, user_search
 from accounts.services import NoteRefused, StaffChangeRefused, customer_note_add, staff_update
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest
@@ -38,26 +41,54 @@ def profile_render(
     return render(request, template_name, context, status=status)
 
 
+def _search_jump(request: HtmxHttpRequest, *, query: str, after: int | None) -> Jump | None:
+    """Where the search bar leads straight away, if anywhere: a payment's or refund's id (as it
+    is typed: an id is long and exact, a part of one finds nothing), or an exact email once the
+    search is submitted (Enter or the button send `go=1`), not while it is being typed (an
+    address on its way to a longer one may be someone else's; the results show it first)."""
+    if after is not None:
+        return None
+    jump = id_jump(query=query)
+    if jump is not None:
+        return jump
+    if request.GET.get("go") == "1" and (customer := user_by_exact_email(email=query)) is not None:
+        return Jump(url=reverse("user_detail", args=[customer.pk]))
+    return None
+
+
 @require_GET
 @staff_required
 def user_list(request: HtmxHttpRequest) -> HttpResponse:
     form = UserSearchForm(request.GET)
     page = None
     status = 200
+    id_missing = ""
     if form.is_valid():
+        jump = _search_jump(request, query=form.cleaned_data["q"], after=form.cleaned_data["after"])
+        if jump is not None and jump.url:
+            return HttpResponseClientRedirect(jump.url) if request.htmx else redirect(jump.url)
+        # An id of nothing: said in the results, and no search of names for it.
+        id_missing = jump.message if jump is not None else ""
+    if not form.is_valid():
+        status = 422
+    elif not id_missing:
         try:
             page = user_search(query=form.cleaned_data["q"], after=form.cleaned_data["after"])
         except SearchTooSlow:
             # PostgreSQL cancelled the statement (SEARCH_STATEMENT_TIMEOUT_MS): say so, keep the worker.
             form.add_error("q", "This search took too long; add more letters.")
             status = 422
-    else:
-        status = 422
     template_name = "accounts/user_list.html"
     # A search typed in the box swaps only the results; the box itself keeps focus and caret.
     if _htmx_swap(request):
         template_name += "#user-results"
-    context = {"form": form, "page": page, "query": form.data.get("q", ""), "nav": "users"}
+    context = {
+        "form": form,
+        "page": page,
+        "query": form.data.get("q", ""),
+        "id_missing": id_missing,
+        "nav": "users",
+    }
     return render(request, template_name, context, status=status)
 
 

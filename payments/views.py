@@ -74,6 +74,9 @@ def user_payments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest(BAD_PAGE_MARKER)
     context = _payments_tab_context(request, customer, before=form.cleaned_data["before"])
+    # The payment a search by id jumped to (payments/lookup.py), marked in Past payments.
+    highlighted = request.GET.get("payment", "")
+    context["highlighted_payment"] = int(highlighted) if highlighted.isdigit() and len(highlighted) < 19 else None
     return profile_render(request, customer=customer, tab="payments", template_name=PAYMENTS_TAB, context=context)
 
 

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "payments",
     "refunds",
     "books",
+    # Erasure of a customer's personal data: it reaches every room below it.
+    "privacy",
 ]
 
 MIDDLEWARE = [

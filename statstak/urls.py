@@ -25,6 +25,7 @@ urlpatterns = [
     path("books/", include("books.urls")),
     path("staff/", accounts_views.staff_list, name="staff_list"),
     path("users/", include("payments.urls")),
+    path("users/", include("privacy.urls")),
     # Large credit changes, decided on the Approvals page beside refunds.
     path(
         "approvals/credits/<int:change_pk>/approve/",

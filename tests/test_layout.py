@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-ROOMS = ["core", "audit", "notifications", "accounts", "payments", "refunds", "books", "statstak"]
+ROOMS = ["core", "audit", "notifications", "accounts", "payments", "refunds", "books", "privacy", "statstak"]
 # Past this a module has grown a second concern: split it into a package (STYLE.md).
 MODULE_MAX_LINES = 400
 

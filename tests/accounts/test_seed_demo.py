@@ -52,11 +52,14 @@ def test_it_refuses_a_nonsensical_count():
     assert not User.objects.exists()
 
 
-def test_it_adds_a_few_staff_notes_once():
+def test_it_adds_a_few_staff_notes_once_and_a_customer_found_by_phone():
     from accounts.models import CustomerNote
+    from accounts.selectors import user_search
 
     call_command("seed_demo", users=50)
     call_command("seed_demo", users=50)
     elijah = User.objects.get(email="elijah.herrick@example.com")
     assert CustomerNote.objects.filter(user=elijah).count() == 2
     assert CustomerNote.objects.count() == 3
+    # The help article's customer is found by his number as staff type it.
+    assert elijah in user_search(query="(202) 555 0143").users

@@ -205,6 +205,23 @@ def test_adding_a_note_needs_the_token():
     assert CustomerNote.objects.get().text == "Hello."
 
 
+def test_erasing_a_customer_needs_the_token():
+    admin = staff_with_role(ADMINISTRATOR)
+    customer = PaymentFactory().user
+    email = customer.email
+    client = csrf_client(admin)
+    url = reverse("customer_erase", args=[customer.pk])
+
+    assert refused_for_csrf(client.post(url, {"confirm_email": email}))
+    customer.refresh_from_db()
+    assert customer.email == email
+
+    response = client.post(url, {"confirm_email": email, "csrfmiddlewaretoken": csrf_token(client)})
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.email != email
+
+
 def test_setting_up_two_factor_needs_the_token():
     staff = staff_with_role(FINANCE)
     client = csrf_client(staff)
@@ -273,4 +290,5 @@ WRITES = [
     "credit_batches",
     "credit_batch_apply",
     "customer_note_create",
+    "customer_erase",
 ]

@@ -114,6 +114,12 @@ MATRIX: dict[str, list[Probe]] = {
         staff_view(allowed=EVERY_ROLE, **GET_REFUSED),
         staff_view("POST", allowed=EVERY_ROLE, ok=422, htmx_target="customer-notes", data={"text": ""}),
     ],
+    # Erasure of a customer's personal data: Administrators only; an empty confirmation is
+    # refused (422) once past the access checks, and nothing is erased.
+    "customer_erase": [
+        staff_view(allowed={ADMIN_STAFF}),
+        staff_view("POST", allowed={ADMIN_STAFF}, ok=422, data={"confirm_email": ""}),
+    ],
     "user_payments": [
         staff_view(allowed=EVERY_ROLE),
         staff_view(allowed=EVERY_ROLE, htmx_target="profile-tabs"),
