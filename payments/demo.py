@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.utils import timezone
 
 from accounts.demo import EPOCH, DemoPerson, demo_people
 from payments.models import LedgerEntry, Payment
@@ -172,3 +173,51 @@ def demo_customers_insert(count: int, progress=None, batch_size: int = 20_000) -
             if progress is not None:
                 progress.update(len(batch))
     return created
+
+
+# Disputes on two customers who are not featured (the help article's flow stays undisputed): one
+# open, a response due in a week; one won. (id, status, days ago it opened, days ago it was decided)
+DEMO_DISPUTES = [("du_demo_open", "needs_response", 2, None), ("du_demo_won", "won", 30, 5)]
+
+
+def demo_disputes() -> int:
+    """The demo's disputes, recorded through the dispute service as the gateway's news would be
+    (audited, badge on the Payments tab), unless they are there already. Returns how many were added."""
+    from payments.gateway import DisputeNotice
+    from payments.models import Dispute
+    from payments.services.disputes import dispute_record_from_notice
+
+    if Dispute.objects.filter(gateway_dispute_id__startswith="du_demo_").exists():
+        return 0
+    candidates = (
+        Payment.objects.filter(gateway=Payment.Gateway.SANDBOX, status=Payment.Status.SUCCEEDED, amount_refunded=0)
+        .exclude(user__email__in=FEATURED_PAYMENTS)
+        .order_by("user_id", "-created_at")
+    )
+    payments, users = [], set()
+    for payment in candidates[:200]:
+        if payment.user_id not in users:
+            users.add(payment.user_id)
+            payments.append(payment)
+        if len(payments) == len(DEMO_DISPUTES):
+            break
+    now = timezone.now()
+    for payment, (dispute_id, status, opened, decided) in zip(payments, DEMO_DISPUTES, strict=False):
+        news = [("needs_response", opened)] + ([(status, decided)] if decided is not None else [])
+        for news_status, days_ago in news:
+            dispute_record_from_notice(
+                notice=DisputeNotice(
+                    gateway_dispute_id=dispute_id,
+                    payment_gateway_ids=(payment.gateway_id,),
+                    amount=payment.amount,
+                    currency=payment.currency,
+                    reason="Product not received",
+                    status=news_status,
+                    evidence_due_at=now - timedelta(days=opened) + timedelta(days=9) if news_status != "won" else None,
+                    charge_refundable=False,
+                    opened_at=now - timedelta(days=opened),
+                    reported_at=now - timedelta(days=days_ago),
+                ),
+                gateway=payment.gateway,
+            )
+    return len(payments)

@@ -26,7 +26,6 @@ from statstak.environment import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
 PRODUCTION = env_choice("STATSTAK_ENV", "development", ("development", "production")) == "production"
 
 SECRET_KEY = env_str("SECRET_KEY")

@@ -63,3 +63,21 @@ def test_it_adds_a_few_staff_notes_once_and_a_customer_found_by_phone():
     assert CustomerNote.objects.count() == 3
     # The help article's customer is found by his number as staff type it.
     assert elijah in user_search(query="(202) 555 0143").users
+
+
+def test_it_adds_an_open_and_a_won_dispute_once_and_the_books_still_verify(capsys):
+    from payments.models import Dispute
+
+    call_command("seed_demo", users=100)
+    assert "Added 2 disputes (one open, one won)." in capsys.readouterr().out
+    call_command("seed_demo", users=100)
+
+    disputes = {dispute.gateway_dispute_id: dispute for dispute in Dispute.objects.select_related("payment__user")}
+    assert {key: dispute.status for key, dispute in disputes.items()} == {
+        "du_demo_open": "needs_response",
+        "du_demo_won": "won",
+    }
+    assert disputes["du_demo_open"].evidence_due_at is not None
+    assert disputes["du_demo_open"].payment.user_id != disputes["du_demo_won"].payment.user_id
+    assert disputes["du_demo_open"].payment.user.email != "elijah.herrick@example.com"
+    call_command("verify_ledger")

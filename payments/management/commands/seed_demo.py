@@ -3,7 +3,7 @@ from tqdm import tqdm
 
 from accounts.demo import FINANCE_EMAIL, STAFF_EMAIL, STAFF_PASSWORD, demo_notes, demo_staff
 from accounts.models import User
-from payments.demo import demo_customers_insert
+from payments.demo import demo_customers_insert, demo_disputes
 
 
 class Command(BaseCommand):
@@ -28,6 +28,8 @@ class Command(BaseCommand):
         staff, created = demo_staff()
         if notes := demo_notes(author=staff):
             self.stdout.write(f"Added {notes} staff notes.")
+        if disputes := demo_disputes():
+            self.stdout.write(f"Added {disputes} disputes (one open, one won).")
         if created or staff.check_password(STAFF_PASSWORD):
             self.stdout.write(self.style.SUCCESS(f"Staff login: {STAFF_EMAIL} / {STAFF_PASSWORD}"))
             self.stdout.write(f"  (Administrator; {FINANCE_EMAIL}, same password, is Finance and can approve)")
