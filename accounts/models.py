@@ -6,7 +6,7 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
 from accounts.phone_search import LAST_DIGITS_MIN
-from accounts.search import SearchableText
+from accounts.search import PUNCTUATED, SearchableText
 
 
 class UserManager(BaseUserManager):
@@ -74,6 +74,14 @@ class User(AbstractBaseUser, PermissionsMixin):
             # search's bounded steps test a window of the newest users from the index alone
             # (index-only scan), with no random read of the table for each row.
             models.Index(fields=["-date_joined", "-id"], include=["search_text"], name="accounts_user_newest_text"),
+            # The same for the few users whose text has punctuation other than "@" and "." (see
+            # accounts.search.PUNCTUATED): a word no trigram serves ("o'", "-p", "_") walks this.
+            models.Index(
+                fields=["-date_joined", "-id"],
+                include=["search_text"],
+                condition=models.Q(search_text__regex=PUNCTUATED),
+                name="accounts_user_punctuated",
+            ),
             # Search by phone (accounts/phone_search.py), newest first as every search: a whole
             # number by its E.164 text, the last digits ("#0143") by the last four, then the rest
             # of the ending tested on the rows of that group in order.

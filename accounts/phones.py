@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from django.conf import settings
-from phonenumber_field.phonenumber import PhoneNumber
+from phonenumber_field.phonenumber import PhoneNumber, to_python
 
 
 class FormattedPhoneNumber(PhoneNumber):
@@ -40,6 +40,19 @@ def _text(stored: str, _format: str) -> str:
     """The text of a stored number (what the database holds decides it, given the format setting):
     the same numbers come back page after page (the newest users, a search being typed)."""
     return str(PhoneNumber.from_string(stored)) if stored else ""
+
+
+@lru_cache(maxsize=20_000)
+def _stored_number(stored: str, _format: str) -> FormattedPhoneNumber:
+    return FormattedPhoneNumber.of(to_python(stored))
+
+
+def phone_number_stored(stored: str) -> FormattedPhoneNumber | str:
+    """The number a stored text reads as (what `PhoneNumberField` would load), formatted, without
+    parsing it again for every row of every page (about 45 µs each): a page of users loads the
+    column as text (`User.phone` deferred) and gets the same object for the same number. Shared
+    between requests, so never changed in place (assign another number instead, as forms do)."""
+    return _stored_number(stored, settings.PHONENUMBER_DEFAULT_FORMAT) if stored else ""
 
 
 def phones_formatted(rows: Iterable[object], *, attribute: str = "phone") -> None:

@@ -1,21 +1,22 @@
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, F, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Lower, Right
+from django.db.models import CharField, F, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast, Lower, Right
 from psycopg.errors import QueryCanceled
 
 from accounts.models import CustomerNote, User
 from accounts.phone_search import LAST_DIGITS_MIN, PhoneQuery, phone_query
-from accounts.phones import phones_formatted
+from accounts.phones import phone_number_stored
 from accounts.roles import ROLES
 from accounts.search import (
+    PUNCTUATED,
     ScannedText,
     folded_value,
+    punctuated,
     regex_escaped,
     word_pieces,
     word_start_value,
@@ -60,9 +61,16 @@ class _Word:
 
     indexed: Q | None
     scanned: Q
+    # Has a character only the punctuated users' text holds: the partial index finds every match.
+    punctuated: bool = False
 
 
 def _word_conditions(word: str) -> _Word:
+    conditions = _word_match(word)
+    return _Word(indexed=conditions.indexed, scanned=conditions.scanned, punctuated=punctuated(word))
+
+
+def _word_match(word: str) -> _Word:
     """How one typed word matches, on the index's own idea of words (letters and digits; every
     other character separates words, as pg_trgm splits them).
 
@@ -73,8 +81,11 @@ def _word_conditions(word: str) -> _Word:
     - with punctuation, starting with a letter or digit, every piece short ("o'", "j.", "o'b",
       "j.s"): literally, at the start of a word: what someone typing O'Brien or j.smith means,
       and what the index serves (a one-letter word "o" is a trigram of its own);
-    - anything else ("'", "%", "_", "+", "-p"): literally, anywhere, but no index can serve it
-      (punctuation has no trigrams, and " p" is a quarter of all users): matched in windows only.
+    - anything else ("'", "%", "_", "+", "-p"): literally, anywhere; no trigram serves it
+      (punctuation has none, and " p" is a quarter of all users).
+
+    A word with punctuation other than "@" and "." can only match the few users whose text has
+    some: `_search_rows` walks their partial index instead (`_Word.punctuated`).
     """
     pieces = word_pieces(word)
     if not pieces:
@@ -92,7 +103,9 @@ def _word_conditions(word: str) -> _Word:
         )
     if word[0].isalnum():
         start = word_start_value(regex_escaped(word))
-        return _Word(indexed=Q(search_text__regex=start), scanned=Q(scanned__regex=start))
+        # A LIKE first, for the rows walked: it rejects most of them for a tenth of a regex.
+        scanned = Q(scanned__contains=folded_value(word)) & Q(scanned__regex=start)
+        return _Word(indexed=Q(search_text__regex=start), scanned=scanned)
     return _Word(indexed=None, scanned=Q(scanned__contains=folded_value(word)))
 
 
@@ -151,17 +164,16 @@ def _user_search(*, query: str, after: int | None, page_size: int) -> UserPage:
 
     exact: list[User] = []
     if "@" in query and len(words) == 1 and after is None:
-        exact = list(User.objects.alias(email_lower=Lower("email")).filter(email_lower=query.lower()))
+        exact = _users_shown(User.objects.alias(email_lower=Lower("email")).filter(email_lower=query.lower()))
         users = users.exclude(pk__in=[user.pk for user in exact])
 
     limit = page_size + 1 - len(exact)
     if not words:
-        rows = list(users.order_by("-date_joined", "-id")[:limit])
+        rows = _users_shown(users.order_by(*NEWEST_FIRST)[:limit])
         window_end = None
     else:
         rows, window_end = _search_rows(users=users, words=words, limit=limit)
     rows = exact + rows
-    phones_formatted(rows)
     if len(rows) > page_size:
         return UserPage(users=rows[:page_size], next_after=rows[page_size - 1].pk)
     return UserPage(users=rows, next_after=window_end, window_only=window_end is not None)
@@ -180,8 +192,7 @@ def _phone_page(*, users: QuerySet[User], phone: PhoneQuery, page_size: int) -> 
             phone_end=Right("phone", LAST_DIGITS_MIN, output_field=text),
             phone_tail=Right("phone", len(phone.last_digits), output_field=text),
         ).filter(phone_end=phone.last_digits[-LAST_DIGITS_MIN:], phone_tail=phone.last_digits)
-    rows = list(matches.order_by(*NEWEST_FIRST)[: page_size + 1])
-    phones_formatted(rows)
+    rows = _users_shown(matches.order_by(*NEWEST_FIRST)[: page_size + 1])
     if len(rows) > page_size:
         return UserPage(users=rows[:page_size], next_after=rows[page_size - 1].pk, phone=phone)
     return UserPage(users=rows, next_after=None, phone=phone)
@@ -214,19 +225,23 @@ def _search_rows(*, users: QuerySet[User], words: list[_Word], limit: int) -> tu
     3. otherwise the trigram index, ordered with NULLS LAST (the same order, `date_joined` is
        never null) so that the planner cannot walk the newest-first index instead.
 
-    A search with no word an index can serve ("'", "%", "-p") stops after SEARCH_WINDOW_MAX rows:
-    the page holds what the window had, and the next page searches the window after it.
+    A word with punctuation other than "@" and "." ("o'", "-p", "_") can only match the users
+    whose text has some, about 2% of them: their partial index, walked newest first with the
+    text in it, finds every match, whatever the other words, in one statement.
+
+    Any other search with no word an index can serve (".c", "@") stops after SEARCH_WINDOW_MAX
+    rows: the page holds what the window had, and the next page searches the window after it.
     """
     scanned = users.alias(scanned=ScannedText())
     for word in words:
         scanned = scanned.filter(word.scanned)
+    if any(word.punctuated for word in words):
+        return _newest_rows(scanned.filter(search_text__regex=PUNCTUATED), limit), None
     indexable = any(word.indexed is not None for word in words)
 
-    rows = _window_rows(scanned, users, SEARCH_RECENT_WINDOW, limit)
-    if len(rows) == limit:
-        return rows, None
-    if _window_floor(users, SEARCH_RECENT_WINDOW) is None:
-        return rows, None  # the window held every user after the boundary
+    rows, floor = _window_rows(scanned, users, SEARCH_RECENT_WINDOW, limit)
+    if len(rows) == limit or floor is None:
+        return rows, None  # a page, or the window held every user after the boundary
 
     window = SEARCH_WINDOW_MAX
     if indexable:
@@ -241,35 +256,49 @@ def _search_rows(*, users: QuerySet[User], words: list[_Word], limit: int) -> tu
             ):
                 window = 0
     if window:
-        rows = _window_rows(scanned, users, window, limit)
-        if len(rows) == limit:
+        rows, floor = _window_rows(scanned, users, window, limit)
+        if len(rows) == limit or floor is None:
             return rows, None
         if not indexable:
-            floor = _window_floor(users, window)
-            return rows, floor[1] if floor else None
+            return rows, floor[1]
 
     matches = users.alias(scanned=ScannedText())
     for word in words:
         matches = matches.filter(word.indexed if word.indexed is not None else word.scanned)
     ordering = (F("date_joined").desc(nulls_last=True), F("id").desc(nulls_last=True))
-    return list(matches.order_by(*ordering)[:limit]), None
+    return _users_shown(matches.order_by(*ordering)[:limit]), None
 
 
-def _window_rows(scanned: QuerySet[User], users: QuerySet[User], size: int, limit: int) -> list[User]:
-    """The newest `limit` users that `scanned` matches among the newest `size` of `users`, in one
-    statement: the window's floor row (one step down the newest-first index) as a subquery, the
-    matches' ids by an index-only scan of `accounts_user_newest_text` (which carries
-    `search_text`) down to it, then the rows by primary key."""
-    floor = users.order_by(*NEWEST_FIRST)[size - 1 : size]
-    # Fewer users than the window: no floor, every user (the coalesced floor is the year 1).
-    joined = Coalesce(Subquery(floor.values("date_joined")), Value(EARLIEST))
-    pk = Coalesce(Subquery(floor.values("id")), Value(0))
-    window = scanned.filter(date_joined__gte=joined).exclude(Q(date_joined=joined) & Q(pk__lt=pk))
-    ids = window.order_by(*NEWEST_FIRST).values("id")[:limit]
-    return list(User.objects.filter(pk__in=Subquery(ids)).order_by(*NEWEST_FIRST))
+def _window_rows(
+    scanned: QuerySet[User], users: QuerySet[User], size: int, limit: int
+) -> tuple[list[User], tuple | None]:
+    """The newest `limit` users that `scanned` matches among the newest `size` of `users`, and
+    the window's floor (None: fewer users than the window, all of them searched). Two statements,
+    each one walk of the newest-first index: the floor (read once, not once per condition that
+    needs it, as a subquery would be), then the matches down to it (`_newest_rows`)."""
+    floor = _window_floor(users, size)
+    if floor is not None:
+        joined, pk = floor
+        scanned = scanned.filter(date_joined__gte=joined).exclude(date_joined=joined, pk__lt=pk)
+    return _newest_rows(scanned, limit), floor
 
 
-EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+def _newest_rows(matches: QuerySet[User], limit: int) -> list[User]:
+    """The newest `limit` users of `matches`: their ids first (an index-only scan, when the index
+    walked carries what the conditions test), then the rows by primary key."""
+    ids = matches.order_by(*NEWEST_FIRST).values("id")[:limit]
+    return _users_shown(User.objects.filter(pk__in=Subquery(ids)).order_by(*NEWEST_FIRST))
+
+
+def _users_shown(users: QuerySet[User]) -> list[User]:
+    """`users` as a page shows them: the phone number loaded as its stored text and read through
+    `phone_number_stored` (no parse of each row's number, the same object for the same number)."""
+    rows = list(users.defer("phone").annotate(phone_stored=Cast("phone", output_field=TextField())))
+    for row in rows:
+        row.phone = phone_number_stored(row.phone_stored)
+    return rows
+
+
 _estimate: tuple[float, float] = (0.0, 0.0)  # (when, users): the planner's count, read at most once a minute
 
 

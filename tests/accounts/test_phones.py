@@ -34,6 +34,7 @@ def test_the_users_page_formats_each_number_once(staff_client, monkeypatch):
     for n in range(5):
         CustomerFactory(last_name="Caller", phone=f"+1202555014{n}")
     accounts.phones._text.cache_clear()
+    accounts.phones._stored_number.cache_clear()
     calls = []
     real = PhoneNumber.__str__
     monkeypatch.setattr(PhoneNumber, "__str__", lambda self: calls.append(1) or real(self))

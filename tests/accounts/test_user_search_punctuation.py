@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -68,19 +69,78 @@ def test_punctuation_alone_matches_literally(irish_names):
     assert user_search(query="%").users == []
 
 
-def test_punctuation_alone_is_searched_a_window_at_a_time_and_pages_reach_every_match(monkeypatch):
+def test_a_word_with_an_apostrophe_hyphen_or_underscore_finds_every_match_however_old(monkeypatch):
+    """Such a word can only match the few users whose text has that punctuation: their partial
+    index is walked whole if need be, with no window, so the oldest match is found too."""
+    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 1)
+    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 2)
+    now = timezone.now()
+    for i in range(6):
+        CustomerFactory(last_name="Plain", date_joined=now - timedelta(hours=i))
+    old = CustomerFactory(last_name="D'Arcy", email="d_arcy@example.com", date_joined=now - timedelta(days=900))
+    for query in ("'", "d'", "d'a", "_", "_a", "d_a"):
+        page = user_search(query=query)
+        assert page.users == [old], query
+        assert not page.window_only and page.next_after is None
+
+
+def test_punctuated_words_page_by_keyset_through_every_match():
+    now = timezone.now()
+    users = [
+        CustomerFactory(last_name="O'Hara" if i % 3 == 0 else "Plain", date_joined=now - timedelta(hours=i))
+        for i in range(14)
+    ]
+    seen, after = [], None
+    while True:
+        page = user_search(query="o'h", after=after, page_size=2)
+        seen.extend(page.users)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == [user for user in users if user.last_name == "O'Hara"]
+
+
+def test_a_punctuated_word_walks_the_punctuated_users_index_alone():
+    CustomerFactory(last_name="O'Hara")
+    plan = _search_plan("o'")
+    assert "Index Only Scan using accounts_user_punctuated" in plan, plan
+
+
+def _search_plan(query: str) -> str:
+    """The plan of the statement that finds the matches' ids, as `user_search` sends it."""
+    with CaptureQueriesContext(connection) as captured:
+        user_search(query=query)
+    sql = next(q["sql"] for q in captured.captured_queries if 'FROM "accounts_user"' in q["sql"] and "U0" in q["sql"])
+    with connection.cursor() as cursor:
+        # A test database is small enough to read whole: ask what the planner does when it is not.
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        try:
+            cursor.execute("EXPLAIN " + sql)
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET enable_seqscan")
+            cursor.execute("RESET enable_bitmapscan")
+
+
+def test_a_search_no_index_serves_is_searched_a_window_at_a_time_and_pages_reach_every_match(monkeypatch):
+    """ "@oh": no trigram (a piece of two letters after punctuation), and "@" is in every email, so
+    no partial index either: windows of the newest users."""
     monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 3)
     monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 4)
     now = timezone.now()
     users = [
-        CustomerFactory(last_name="O'Hara" if i in (5, 6, 9) else "Plain", date_joined=now - timedelta(hours=i))
+        CustomerFactory(
+            email=f"user{i}@oh.example" if i in (5, 6, 9) else f"user{i}@example.com",
+            date_joined=now - timedelta(hours=i),
+        )
         for i in range(12)
     ]
-    first = user_search(query="'", page_size=2)
-    assert first.users == [] and first.window_only  # the newest 4 have no apostrophe
+    first = user_search(query="@oh", page_size=2)
+    assert first.users == [] and first.window_only  # the newest 4 are not at oh.example
     seen, after, pages = [], None, 0
     while True:
-        page = user_search(query="'", after=after, page_size=2)
+        page = user_search(query="@oh", after=after, page_size=2)
         seen.extend(page.users)
         pages += 1
         if page.next_after is None:
@@ -94,10 +154,10 @@ def test_an_empty_window_offers_to_search_older_users(staff_client, monkeypatch)
     monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 1)
     monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 2)
     now = timezone.now()
-    old = CustomerFactory(last_name="D'Arcy", date_joined=now - timedelta(days=30))
+    old = CustomerFactory(last_name="Arcy", email="arcy@ol.example", date_joined=now - timedelta(days=30))
     for i in range(3):
         CustomerFactory(last_name="Plain", date_joined=now - timedelta(hours=i))
-    response = staff_client.get(reverse("user_list"), {"q": "'"})
+    response = staff_client.get(reverse("user_list"), {"q": "@ol"})
     assert response.status_code == 200
     html = response.content.decode()
     assert "among the newest users searched" in html
@@ -180,3 +240,15 @@ def test_a_window_of_the_search_is_read_from_the_newest_first_index_alone():
             cursor.execute("RESET enable_bitmapscan")
     assert "accounts_user_newest_text" in plan
     assert "accounts_user_search_text_trgm" not in plan
+
+
+def test_every_character_that_sends_a_word_to_the_punctuated_index_is_one_its_users_have():
+    """`punctuated(word)` must only be true when every user matching the word is in the partial
+    index: each such character, in a user's text, must satisfy the index's condition."""
+    from accounts.search import PUNCTUATED, punctuated
+
+    characters = [c for c in map(chr, range(1, 128)) if punctuated(c)]
+    assert {"'", "-", "_", "+", "%"} <= set(characters) and not {"@", ".", "a", "7"} & set(characters)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT c FROM unnest(%s::text[]) AS c WHERE NOT c ~ %s", [characters, PUNCTUATED])
+        assert cursor.fetchall() == []
