@@ -11,11 +11,13 @@ refunds on the page. The number of queries and the rows each reads do not grow w
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Q, QuerySet
 
 from accounts.models import CustomerNote, User
 from audit.models import AuditEvent
+from core.dates import SECONDS, TimeTexts, time_texts
 from notifications.models import SmsMessage
 from payments.models import Dispute, LedgerEntry, Payment
 from refunds.audit import RefundAction
@@ -79,6 +81,10 @@ class RefundPhase:
     by: User | None = None
     detail: str = ""
 
+    @cached_property
+    def when(self) -> TimeTexts | None:
+        return time_texts(self.at, SECONDS) if self.at else None
+
 
 @dataclass(frozen=True)
 class TimelineEntry:
@@ -91,6 +97,11 @@ class TimelineEntry:
     @property
     def cursor(self) -> TimelineCursor:
         return TimelineCursor(at=self.at, kind=self.kind, id=self.id)
+
+    @cached_property
+    def when(self) -> TimeTexts:
+        """Its time as the timeline prints it: formatted for the entries shown only, once each."""
+        return time_texts(self.at, SECONDS)
 
 
 @dataclass(frozen=True)
