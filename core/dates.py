@@ -13,6 +13,7 @@ from datetime import datetime
 from django.utils import dateformat, timezone
 
 # The formats the tables use, as the `date` filter takes them.
+DAY = "M j, Y"
 MINUTES = "M j, Y H:i T"
 SECONDS = "M j, Y H:i:s T"
 

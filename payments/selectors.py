@@ -8,7 +8,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from accounts.models import User
-from core.dates import times_formatted
+from core.dates import DAY, times_formatted
 from payments.gateway import STRIPE_WEBHOOK_API_VERSION_NEEDED, stripe_api_version_outdated
 from payments.models import (
     REFUND_UNSETTLED_STATUSES,
@@ -153,6 +153,7 @@ def payment_history(*, user: User, before: int | None = None, limit: int = 10) -
         row.refund_count = row.refund_count or 0
         row.unsettled_refund_count = row.unsettled_refund_count or 0
     next_before = rows[limit - 1].pk if len(rows) > limit else None
+    times_formatted(rows[:limit], format=DAY)  # each row prints its day twice
     return PaymentPage(payments=rows[:limit], next_before=next_before)
 
 
