@@ -8,6 +8,7 @@ falls back to CLDR's decimals, so that an old row still reads.
 """
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
 
@@ -34,6 +35,10 @@ def _display_digits(amount: int, currency: str) -> int:
     return shown if amount % 10 ** (exponent - shown) == 0 else exponent
 
 
+# Babel takes ~50 µs an amount (locale data, the pattern parsed again each call), and a profile tab
+# prints dozens, mostly the same few prices. The text depends on the arguments alone, never on data
+# that can change, so it is kept.
+@lru_cache(maxsize=4096)
 def money_format(amount: int, currency: str, *, plain_spaces: bool = False) -> str:
     """12345, "USD" → "$123.45"; 500, "JPY" → "¥500"; 100000, "HUF" → "HUF 1,000".
 

@@ -3,8 +3,13 @@ of their last ledger entries, drawn as a small SVG on the server (no script, no 
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
+
+from django.contrib.humanize.templatetags.humanize import intcomma
 
 from accounts.models import User
+from core.dates import MINUTES, TimeTexts, time_texts
 from payments.models import LedgerEntry
 
 CREDITS_CHART_ENTRIES = 60  # the last entries drawn: one index read, however long the history
@@ -23,6 +28,16 @@ MARKED_KINDS = {
 }
 
 
+_TENTH = Decimal("0.1")
+
+
+def coordinate_text(value: float) -> str:
+    """A coordinate as `|floatformat:1` writes it (its shortest decimal form rounded half up, where
+    `:.1f` would round the binary value: 2.25 → "2.3", not "2.2"), without the filter's ~15 µs of
+    localisation, for a number that is never negative nor grouped."""
+    return str(Decimal(repr(value)).quantize(_TENTH, rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class ChartPoint:
     entry_id: int
@@ -34,6 +49,39 @@ class ChartPoint:
     x: float
     y: float
     mark: str  # "purchase", "refund", "adjustment" or "" (not marked)
+
+    # The point's texts, worked out once each: the template prints a point up to four times (its
+    # mark, its title, its row in the table), and 60 points through the `date`, `floatformat` and
+    # `intcomma` filters took 11 ms. The same filters' own functions, so the same texts.
+    @cached_property
+    def x_text(self) -> str:
+        return coordinate_text(self.x)
+
+    @cached_property
+    def y_text(self) -> str:
+        return coordinate_text(self.y)
+
+    @cached_property
+    def balance_text(self) -> str:
+        return intcomma(self.balance)
+
+    @cached_property
+    def balance_plain(self) -> str:
+        """As `{{ balance }}` prints it (no grouping), for `data-balance`."""
+        return str(self.balance)
+
+    @cached_property
+    def delta_text(self) -> str:
+        return f"{self.credits_delta:+d}"
+
+    @cached_property
+    def when(self) -> TimeTexts:
+        return time_texts(self.at, MINUTES)
+
+    @cached_property
+    def day(self) -> str:
+        """As `|date:"M j, Y"`: the start of `when.text` ("M j, Y H:i T"), less its time and zone."""
+        return self.when.text.rsplit(" ", 2)[0]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from accounts.phones import phones_formatted
 from accounts.views import profile_render
 from audit.selectors import AuditFilter, audit_events
 from core.access import staff_required
+from core.dates import times_formatted
 from core.htmx import HtmxHttpRequest
 from notifications.selectors import sms_message_list
 from payments.forms import HistoryPageForm
@@ -62,6 +63,7 @@ def user_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest(" ".join(error for errors in timeline_form.errors.values() for error in errors))
     sms_page = sms_message_list(user=customer)
     phones_formatted(sms_page.messages, attribute="to")  # 50 numbers, each printed after `|default`
+    times_formatted(sms_page.messages)
     context = _timeline_context(timeline_form, customer) | {
         "history": ledger_history(user=customer, before=form.cleaned_data["before"]),
         "sms_page": sms_page,

@@ -100,3 +100,29 @@ def test_a_customer_with_no_ledger_entries_gets_a_sentence_not_an_empty_chart(st
     html = staff_client.get(reverse("user_detail", args=[customer.pk])).content.decode()
     assert "No credit changes yet: nothing to draw." in html
     assert '<svg class="credits-chart-svg"' not in html
+
+
+def test_a_coordinate_reads_as_floatformat_writes_it():
+    from django.template.defaultfilters import floatformat
+
+    from payments.selectors_chart import coordinate_text
+
+    # Halves among them (2.25, 0.05): floatformat rounds them up where `:.1f` would not.
+    values = [n / 100 for n in range(0, 70_000, 7)] + [14 + 152 * a / b for a in range(60) for b in range(1, 60)]
+    assert [coordinate_text(value) for value in values] == [floatformat(value, 1) for value in values]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_each_points_texts_read_as_the_filters_write_them(db, zone):
+    from django.template import Context, Template
+
+    customer = CustomerFactory()
+    ledger_make(customer, [(LedgerEntry.Kind.PURCHASE, 1234567), (LedgerEntry.Kind.USAGE, -7)])
+    filters = Template(
+        "{% load humanize %}{{ p.at|date:'c' }} {{ p.at|date:'M j, Y H:i T' }} {{ p.at|date:'M j, Y' }} "
+        "{{ p.credits_delta|stringformat:'+d' }} {{ p.balance|intcomma }} {{ p.balance }}"
+    )
+    with timezone.override(zone):
+        for p in credits_chart(user=customer).points:
+            texts = f"{p.when.iso} {p.when.text} {p.day} {p.delta_text} {p.balance_text} {p.balance_plain}"
+            assert texts == filters.render(Context({"p": p}))

@@ -260,3 +260,44 @@ def test_an_unknown_kind_is_refused_with_a_reason(admin_client, customer):
     response = admin_client.get(reverse("user_timeline", args=[customer.pk]), {"kind": "everything"})
     assert response.status_code == 400
     assert b"not one of the available choices" in response.content
+
+
+def test_every_detail_an_entry_can_show_comes_with_its_sources_query(admin_client, customer):
+    """Each source reads only the columns the timeline shows (`_COLUMNS`): one the template asks for
+    and the query left out would cost a query per entry. Every optional detail shown here."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import PaymentFactory, RefundFactory
+
+    plain = CustomerFactory()
+    history_make(plain, events=3)
+    with CaptureQueriesContext(connection) as plain_queries:
+        admin_client.get(reverse("user_activity", args=[plain.pk]))
+
+    approver = StaffFactory(first_name="Ada", last_name="Approver", roles=[FINANCE], passwordless=True)
+    history_make(customer, events=3)
+    payment = PaymentFactory(user=customer)
+    LedgerEntry.objects.create(
+        user=customer, kind=LedgerEntry.Kind.ADJUSTMENT, credits_delta=5, balance_after=6, actor=approver,
+        note="Goodwill", payment=payment, money_delta=100, currency="USD",
+    )  # fmt: skip
+    refund = RefundFactory(
+        payment=payment,
+        status=Refund.Status.FAILED,
+        approval_rule=Refund.ApprovalRule.REFUND,
+        decided_by=approver,
+        decided_at=timezone.now(),
+        gateway_refund_id="re_timeline_2",
+        failure_reason="Card expired",
+    )
+    AuditEventFactory(action=RefundAction.REVERSED, target_user=customer, about=refund)
+    Dispute.objects.filter(payment__user=customer).update(evidence_due_at=timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse("user_activity", args=[customer.pk]))
+
+    html = response.content.decode()
+    assert "by Ada Approver" in html and "Card expired" in html and "evidence due" in html
+    assert "Goodwill" in html and "re_timeline_2" in html
+    assert len(queries) == len(plain_queries)
