@@ -4,15 +4,18 @@ from django.db.models.functions import Lower
 
 from audit.actions import audit_action_choices
 from audit.selectors import AuditFilter
-from core.forms import WholeNumberField
+from core.forms import PlainSelect, WholeNumberField
 
 
 class AuditFilterForm(forms.Form):
     """The Audit log's filters; all optional."""
 
-    staff = forms.ModelChoiceField(label="Staff member", required=False, empty_label="Any staff member", queryset=None)
+    # PlainSelect: dozens of options, each a template with Django's own Select.
+    staff = forms.ModelChoiceField(
+        label="Staff member", required=False, empty_label="Any staff member", queryset=None, widget=PlainSelect
+    )
     customer = forms.CharField(label="Customer email", required=False, max_length=254)
-    action = forms.ChoiceField(label="Action", required=False)
+    action = forms.ChoiceField(label="Action", required=False, widget=PlainSelect)
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     before = WholeNumberField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
