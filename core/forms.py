@@ -2,7 +2,7 @@
 
 from django import forms
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 
 class WholeNumberField(forms.IntegerField):
@@ -25,12 +25,14 @@ class WholeNumberField(forms.IntegerField):
 
 def _widget_attrs(attrs: dict) -> SafeString:
     """As Django's widgets/attrs.html writes them, in their order: True a bare name, False left out."""
-    return mark_safe(
-        "".join(
-            format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value)
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value),)
             for name, value in attrs.items()
             if value is not False
-        )
+        ),
     )
 
 
