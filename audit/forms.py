@@ -22,7 +22,10 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["staff"].queryset = get_user_model().objects.filter(is_staff=True).order_by("first_name")
+        # Only what an option shows (str(user): the name, else the email): a whole User would also
+        # parse each one's phone number.
+        staff = get_user_model().objects.filter(is_staff=True).only("first_name", "last_name", "email")
+        self.fields["staff"].queryset = staff.order_by("first_name")
         # Read when the form is made: every app has registered its actions by then.
         self.fields["action"].choices = [("", "Any action"), *audit_action_choices()]
 
