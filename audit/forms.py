@@ -4,22 +4,28 @@ from django.db.models.functions import Lower
 
 from audit.actions import audit_action_choices
 from audit.selectors import AuditFilter
-from core.forms import WholeNumberField
+from core.forms import PlainSelect, WholeNumberField
 
 
 class AuditFilterForm(forms.Form):
     """The Audit log's filters; all optional."""
 
-    staff = forms.ModelChoiceField(label="Staff member", required=False, empty_label="Any staff member", queryset=None)
+    # PlainSelect: dozens of options, each a template with Django's own Select.
+    staff = forms.ModelChoiceField(
+        label="Staff member", required=False, empty_label="Any staff member", queryset=None, widget=PlainSelect
+    )
     customer = forms.CharField(label="Customer email", required=False, max_length=254)
-    action = forms.ChoiceField(label="Action", required=False)
+    action = forms.ChoiceField(label="Action", required=False, widget=PlainSelect)
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     before = WholeNumberField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["staff"].queryset = get_user_model().objects.filter(is_staff=True).order_by("first_name")
+        # Only what an option shows (str(user): the name, else the email): a whole User would also
+        # parse each one's phone number.
+        staff = get_user_model().objects.filter(is_staff=True).only("first_name", "last_name", "email")
+        self.fields["staff"].queryset = staff.order_by("first_name")
         # Read when the form is made: every app has registered its actions by then.
         self.fields["action"].choices = [("", "Any action"), *audit_action_choices()]
 

@@ -20,8 +20,15 @@ def audit_events(*, filters: AuditFilter = AuditFilter()) -> QuerySet[AuditEvent
 
     Every filter has an index in this order (the newest-first index, or the actor's, customer's or
     action's), with the date range in the same index: a page reads 51 rows at two million events.
+    The customer comes in the same query, for their name and email (not their phone, which
+    Django parses into a PhoneNumber for every row, nor their password hash or search text); the
+    actor does not: a row shows `actor_label`, and the second join was a third of the query.
     """
-    events = AuditEvent.objects.select_related("actor", "target_user").order_by("-created_at", "-id")
+    events = (
+        AuditEvent.objects.select_related("target_user")
+        .defer("target_user__phone", "target_user__password", "target_user__search_text")
+        .order_by("-created_at", "-id")
+    )
     if filters.actor_id:
         events = events.filter(actor_id=filters.actor_id)
     if filters.target_user_id:

@@ -135,3 +135,13 @@ def test_the_credit_history_shows_times_with_their_zone(staff_client, customer):
     html = staff_client.get(reverse("user_activity", args=[customer.pk])).content.decode()
     history = html.split("Credit history")[1]
     assert re.search(r"<time datetime=\"[^\"]+\">\w{3} \d{1,2}, \d{4} \d\d:\d\d UTC</time>", history)
+
+
+def test_on_one_page_a_staff_id_links_and_a_flag_under_the_same_key_does_not(admin_client):
+    # A page reverses each link once for all its rows, and True == 1 as a key: the flag (older, so
+    # read after the id) must not borrow the id's link.
+    audit_record(action=PaymentAction.PAYMENT_RECORDED, actor_label="Stripe", after={"requested_by": True})
+    audit_record(action=PaymentAction.PAYMENT_RECORDED, actor_label="Stripe", after={"requested_by": 1})
+    html = admin_client.get(reverse("audit_log")).content.decode()
+    assert f'<a href="{reverse("user_detail", args=[1])}">1</a>' in html
+    assert 'class="change-label">Requested by:</span> True</li>' in html
