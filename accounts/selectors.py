@@ -1,11 +1,12 @@
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, F, Q, QuerySet, Subquery, TextField
-from django.db.models.functions import Cast, Lower, Right
+from django.db.models import CharField, F, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Cast, Coalesce, Lower, Right
 from psycopg.errors import QueryCanceled
 
 from accounts.models import CustomerNote, User
@@ -237,36 +238,49 @@ def _search_rows(*, users: QuerySet[User], words: list[_Word], limit: int) -> tu
         scanned = scanned.filter(word.scanned)
     if any(word.punctuated for word in words):
         return _newest_rows(scanned.filter(search_text__regex=PUNCTUATED), limit), None
-    indexable = any(word.indexed is not None for word in words)
+    if not any(word.indexed is not None for word in words):
+        return _windows_paged(scanned, users, limit)
 
-    rows, floor = _window_rows(scanned, users, SEARCH_RECENT_WINDOW, limit)
-    if len(rows) == limit or floor is None:
-        return rows, None  # a page, or the window held every user after the boundary
-
-    window = SEARCH_WINDOW_MAX
-    if indexable:
-        if not rows:
-            window = 0  # a rare word: the index step
-        else:
-            frequency = len(rows) / SEARCH_RECENT_WINDOW
-            window = math.ceil(limit / frequency * 1.5)
-            if (
-                window > SEARCH_WINDOW_MAX
-                or window * WINDOW_ROW_COST > frequency * _users_estimate() * INDEX_MATCH_COST
-            ):
-                window = 0
-    if window:
-        rows, floor = _window_rows(scanned, users, window, limit)
-        if len(rows) == limit or floor is None:
-            return rows, None
-        if not indexable:
-            return rows, floor[1]
+    ids = _recent_ids(scanned, users, SEARCH_RECENT_WINDOW, limit)
+    if 0 < len(ids) < limit:
+        frequency = len(ids) / SEARCH_RECENT_WINDOW
+        window = math.ceil(limit / frequency * 1.5)
+        if window <= SEARCH_WINDOW_MAX and window * WINDOW_ROW_COST <= frequency * _users_estimate() * INDEX_MATCH_COST:
+            ids = _recent_ids(scanned, users, window, limit)
+    if len(ids) == limit:
+        return _users_shown(User.objects.filter(pk__in=ids).order_by(*NEWEST_FIRST)), None
 
     matches = users.alias(scanned=ScannedText())
     for word in words:
         matches = matches.filter(word.indexed if word.indexed is not None else word.scanned)
     ordering = (F("date_joined").desc(nulls_last=True), F("id").desc(nulls_last=True))
     return _users_shown(matches.order_by(*ordering)[:limit]), None
+
+
+def _windows_paged(scanned: QuerySet[User], users: QuerySet[User], limit: int) -> tuple[list[User], int | None]:
+    """A search no index serves: the newest SEARCH_RECENT_WINDOW users, then SEARCH_WINDOW_MAX;
+    a page cut at the window's end, and its floor's id to continue after."""
+    rows, floor = _window_rows(scanned, users, SEARCH_RECENT_WINDOW, limit)
+    if len(rows) == limit or floor is None:
+        return rows, None  # a page, or the window held every user after the boundary
+    rows, floor = _window_rows(scanned, users, SEARCH_WINDOW_MAX, limit)
+    if len(rows) == limit or floor is None:
+        return rows, None
+    return rows, floor[1]
+
+
+def _recent_ids(scanned: QuerySet[User], users: QuerySet[User], size: int, limit: int) -> list[int]:
+    """The ids of the newest `limit` users that `scanned` matches among the newest `size` or so of
+    `users`: one statement, the window's floor a subquery read once (its join time; users who
+    joined at that same instant are in the window too, which changes nothing: the window only
+    bounds the work, and a page is the newest matches in order however far it looked)."""
+    floor = users.order_by(*NEWEST_FIRST).values("date_joined")[size - 1 : size]
+    # Fewer users than the window: no floor, every user (the coalesced floor is the year 1).
+    window = scanned.filter(date_joined__gte=Coalesce(Subquery(floor), Value(EARLIEST)))
+    return list(window.order_by(*NEWEST_FIRST).values_list("id", flat=True)[:limit])
+
+
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def _window_rows(

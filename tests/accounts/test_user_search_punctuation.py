@@ -192,14 +192,14 @@ def test_every_step_of_a_search_gives_the_same_pages(monkeypatch, recent, most, 
 def test_a_search_that_runs_too_long_is_cancelled_with_a_clear_message(staff_client, settings, monkeypatch):
     CustomerFactory(last_name="Slow")
     settings.SEARCH_STATEMENT_TIMEOUT_MS = 20
-    real_floor = accounts.selectors._window_floor
+    real_step = accounts.selectors._recent_ids
 
-    def slow_floor(users, size):
+    def slow_step(*args):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_sleep(1)")  # a runaway statement, under the search's timeout
-        return real_floor(users, size)
+        return real_step(*args)
 
-    monkeypatch.setattr(accounts.selectors, "_window_floor", slow_floor)
+    monkeypatch.setattr(accounts.selectors, "_recent_ids", slow_step)
     with pytest.raises(SearchTooSlow):
         user_search(query="slow")
     response = staff_client.get(reverse("user_list"), {"q": "slow"})
