@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.search import folded_value, word_start_value
 from accounts.selectors import user_search
+from tests.accounts.paging import search_all, search_pages
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,17 +85,9 @@ def test_pages_follow_each_other_without_gaps_or_repeats():
     now = timezone.now()
     # Several users share a join time, so the keyset must break ties by id.
     users = [CustomerFactory(last_name="Pager", date_joined=now - timedelta(days=i // 3)) for i in range(11)]
-    seen = []
-    after = None
-    pages = 0
-    while True:
-        page = user_search(query="pager", after=after, page_size=4)
-        seen.extend(page.users)
-        pages += 1
-        if page.next_after is None:
-            break
-        after = page.next_after
-    assert pages == 3
+    pages = search_pages("pager", page_size=4)
+    seen = [user for page in pages for user in page.users]
+    assert len(pages) == 3
     assert len(seen) == 11
     assert set(seen) == set(users)
     assert seen == sorted(users, key=lambda u: (u.date_joined, u.pk), reverse=True)
@@ -155,11 +148,4 @@ def test_both_steps_of_a_search_give_the_same_newest_first_pages(monkeypatch):
     expected = sorted((u for u in users if u.last_name == "Stepper"), key=lambda u: u.date_joined, reverse=True)
     for window in (5, 12, 1000):  # the window holds less than a page, about a page, everything
         monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", window)
-        seen, after = [], None
-        while True:
-            page = user_search(query="stepper", after=after, page_size=4)
-            seen.extend(page.users)
-            if page.next_after is None:
-                break
-            after = page.next_after
-        assert seen == expected, window
+        assert search_all("stepper", page_size=4) == expected, window

@@ -12,6 +12,7 @@ from django.utils import timezone
 import accounts.selectors
 from accounts.models import User
 from accounts.selectors import SearchTooSlow, user_search
+from tests.accounts.paging import search_all, search_pages
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,14 +91,7 @@ def test_punctuated_words_page_by_keyset_through_every_match():
         CustomerFactory(last_name="O'Hara" if i % 3 == 0 else "Plain", date_joined=now - timedelta(hours=i))
         for i in range(14)
     ]
-    seen, after = [], None
-    while True:
-        page = user_search(query="o'h", after=after, page_size=2)
-        seen.extend(page.users)
-        if page.next_after is None:
-            break
-        after = page.next_after
-    assert seen == [user for user in users if user.last_name == "O'Hara"]
+    assert search_all("o'h", page_size=2) == [user for user in users if user.last_name == "O'Hara"]
 
 
 def test_a_punctuated_word_walks_the_punctuated_users_index_alone():
@@ -138,16 +132,9 @@ def test_a_search_no_index_serves_is_searched_a_window_at_a_time_and_pages_reach
     ]
     first = user_search(query="@oh", page_size=2)
     assert first.users == [] and first.window_only  # the newest 4 are not at oh.example
-    seen, after, pages = [], None, 0
-    while True:
-        page = user_search(query="@oh", after=after, page_size=2)
-        seen.extend(page.users)
-        pages += 1
-        if page.next_after is None:
-            break
-        after = page.next_after
-    assert seen == [users[5], users[6], users[9]]
-    assert pages <= 4
+    pages = search_pages("@oh", page_size=2)
+    assert [user for page in pages for user in page.users] == [users[5], users[6], users[9]]
+    assert len(pages) <= 4
 
 
 def test_an_empty_window_offers_to_search_older_users(staff_client, monkeypatch):
@@ -179,14 +166,7 @@ def test_every_step_of_a_search_gives_the_same_pages(monkeypatch, recent, most, 
         for i in range(40)
     ]
     expected = sorted((u for u in users if u.last_name == "Quoddy"), key=lambda u: (u.date_joined, u.pk), reverse=True)
-    seen, after = [], None
-    while True:
-        page = user_search(query="quod", after=after, page_size=3)
-        seen.extend(page.users)
-        if page.next_after is None:
-            break
-        after = page.next_after
-    assert seen == expected
+    assert search_all("quod", page_size=3) == expected
 
 
 def test_a_search_that_runs_too_long_is_cancelled_with_a_clear_message(staff_client, settings, monkeypatch):
