@@ -14,7 +14,8 @@ from accounts.forms import CustomerNoteForm, StaffUpdateForm, UserSearchForm
 from accounts.lookup import Jump, id_jump
 from accounts.models import User
 from accounts.roles import ROLES
-from accounts.selectors import SearchTooSlow, customer_notes, staff_rows, user_by_exact_email, user_search
+from accounts.selectors import customer_notes, staff_rows, user_by_exact_email
+from accounts.selectors_search import SearchTooSlow, user_search
 from accounts.services import NoteRefused, StaffChangeRefused, customer_note_add, staff_update
 from core.access import staff_required
 from core.htmx import HtmxHttpRequest

@@ -39,7 +39,7 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from accounts.selectors import user_search  # noqa: E402
+from accounts.selectors_search import user_search  # noqa: E402
 from audit.models import AuditEvent  # noqa: E402
 from bench import seed  # noqa: E402
 from bench.search import Timings, bench_staff, measure, requester  # noqa: E402

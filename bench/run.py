@@ -38,7 +38,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from accounts.selectors import user_search  # noqa: E402
+from accounts.selectors_search import user_search  # noqa: E402
 from audit.models import AuditEvent  # noqa: E402
 from audit.selectors import AuditFilter, audit_page  # noqa: E402
 from bench import flat, pages, refunds, search, seed  # noqa: E402

@@ -4,7 +4,7 @@ Run from the checkout: `python -m bench.search` (or `make bench`). See bench/REA
 
 Both sides are measured end to end through Django's test client, logged in as a superuser: URL
 routing, middleware, session and user loading, the view, its SQL, template rendering. Ours is
-`accounts.views.user_list` (and through it `accounts.selectors.user_search`); the baseline is a
+`accounts.views.user_list` (and through it `accounts.selectors_search.user_search`); the baseline is a
 stock `ModelAdmin` changelist with `search_fields = first_name, last_name, email`, on the same
 data, in the same process, in the same run.
 """
@@ -40,7 +40,7 @@ from tqdm import tqdm  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.search import SearchableText, folded_value  # noqa: E402
-from accounts.selectors import user_search  # noqa: E402
+from accounts.selectors_search import user_search  # noqa: E402
 from payments.models import Payment  # noqa: E402
 from refunds.models import Refund  # noqa: E402
 

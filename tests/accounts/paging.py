@@ -1,6 +1,6 @@
 """Reading a Users search page after page, as the Next links do."""
 
-from accounts.selectors import UserPage, user_search
+from accounts.selectors_search import UserPage, user_search
 
 
 def search_pages(query: str, *, page_size: int) -> list[UserPage]:

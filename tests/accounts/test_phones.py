@@ -6,7 +6,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 
 import accounts.phones
 from accounts.phones import FormattedPhoneNumber, phones_formatted
-from accounts.selectors import user_search
+from accounts.selectors_search import user_search
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.lookup import NO_SUCH_ID
 from accounts.phone_search import PhoneQuery, phone_query
-from accounts.selectors import user_search
+from accounts.selectors_search import user_search
 from tests.factories import CustomerFactory, PaymentFactory, RefundFactory
 
 pytestmark = pytest.mark.django_db

@@ -54,7 +54,7 @@ def test_it_refuses_a_nonsensical_count():
 
 def test_it_adds_a_few_staff_notes_once_and_a_customer_found_by_phone():
     from accounts.models import CustomerNote
-    from accounts.selectors import user_search
+    from accounts.selectors_search import user_search
 
     call_command("seed_demo", users=50)
     call_command("seed_demo", users=50)

@@ -1,4 +1,4 @@
-"""accounts.selectors.user_search, against real PostgreSQL (pg_trgm, unaccent)."""
+"""accounts.selectors_search.user_search, against real PostgreSQL (pg_trgm, unaccent)."""
 
 from datetime import timedelta
 
@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.search import folded_value, word_start_value
-from accounts.selectors import user_search
+from accounts.selectors_search import user_search
 from tests.accounts.paging import search_all, search_pages
 from tests.factories import CustomerFactory
 
@@ -138,7 +138,7 @@ def test_a_short_word_search_uses_the_trigram_index():
 
 def test_both_steps_of_a_search_give_the_same_newest_first_pages(monkeypatch):
     """The window step (common words) and the index step (rare words) must agree with each other."""
-    import accounts.selectors
+    import accounts.selectors_search
 
     now = timezone.now()
     users = [
@@ -147,5 +147,5 @@ def test_both_steps_of_a_search_give_the_same_newest_first_pages(monkeypatch):
     ]
     expected = sorted((u for u in users if u.last_name == "Stepper"), key=lambda u: u.date_joined, reverse=True)
     for window in (5, 12, 1000):  # the window holds less than a page, about a page, everything
-        monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", window)
+        monkeypatch.setattr(accounts.selectors_search, "SEARCH_RECENT_WINDOW", window)
         assert search_all("stepper", page_size=4) == expected, window

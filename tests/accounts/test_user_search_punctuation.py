@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-import accounts.selectors
+import accounts.selectors_search
 from accounts.models import User
-from accounts.selectors import SearchTooSlow, user_search
+from accounts.selectors_search import SearchTooSlow, user_search
 from tests.accounts.paging import search_all, search_pages
 from tests.factories import CustomerFactory
 
@@ -73,8 +73,8 @@ def test_punctuation_alone_matches_literally(irish_names):
 def test_a_word_with_an_apostrophe_hyphen_or_underscore_finds_every_match_however_old(monkeypatch):
     """Such a word can only match the few users whose text has that punctuation: their partial
     index is walked whole if need be, with no window, so the oldest match is found too."""
-    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 1)
-    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 2)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_RECENT_WINDOW", 1)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_WINDOW_MAX", 2)
     now = timezone.now()
     for i in range(6):
         CustomerFactory(last_name="Plain", date_joined=now - timedelta(hours=i))
@@ -120,8 +120,8 @@ def _search_plan(query: str) -> str:
 def test_a_search_no_index_serves_is_searched_a_window_at_a_time_and_pages_reach_every_match(monkeypatch):
     """ "@oh": no trigram (a piece of two letters after punctuation), and "@" is in every email, so
     no partial index either: windows of the newest users."""
-    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 3)
-    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 4)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_RECENT_WINDOW", 3)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_WINDOW_MAX", 4)
     now = timezone.now()
     users = [
         CustomerFactory(
@@ -138,8 +138,8 @@ def test_a_search_no_index_serves_is_searched_a_window_at_a_time_and_pages_reach
 
 
 def test_an_empty_window_offers_to_search_older_users(staff_client, monkeypatch):
-    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", 1)
-    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", 2)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_RECENT_WINDOW", 1)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_WINDOW_MAX", 2)
     now = timezone.now()
     old = CustomerFactory(last_name="Arcy", email="arcy@ol.example", date_joined=now - timedelta(days=30))
     for i in range(3):
@@ -157,9 +157,9 @@ def test_an_empty_window_offers_to_search_older_users(staff_client, monkeypatch)
 )
 def test_every_step_of_a_search_gives_the_same_pages(monkeypatch, recent, most, index_cost):
     """The first window, the larger window and the trigram index must agree, page after page."""
-    monkeypatch.setattr(accounts.selectors, "SEARCH_RECENT_WINDOW", recent)
-    monkeypatch.setattr(accounts.selectors, "SEARCH_WINDOW_MAX", most)
-    monkeypatch.setattr(accounts.selectors, "INDEX_MATCH_COST", index_cost)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_RECENT_WINDOW", recent)
+    monkeypatch.setattr(accounts.selectors_search, "SEARCH_WINDOW_MAX", most)
+    monkeypatch.setattr(accounts.selectors_search, "INDEX_MATCH_COST", index_cost)
     now = timezone.now()
     users = [
         CustomerFactory(last_name="Quoddy" if i % 4 == 0 else "Other", date_joined=now - timedelta(hours=i // 2))
@@ -172,14 +172,14 @@ def test_every_step_of_a_search_gives_the_same_pages(monkeypatch, recent, most, 
 def test_a_search_that_runs_too_long_is_cancelled_with_a_clear_message(staff_client, settings, monkeypatch):
     CustomerFactory(last_name="Slow")
     settings.SEARCH_STATEMENT_TIMEOUT_MS = 20
-    real_step = accounts.selectors._recent_ids
+    real_step = accounts.selectors_search._recent_ids
 
     def slow_step(*args):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_sleep(1)")  # a runaway statement, under the search's timeout
         return real_step(*args)
 
-    monkeypatch.setattr(accounts.selectors, "_recent_ids", slow_step)
+    monkeypatch.setattr(accounts.selectors_search, "_recent_ids", slow_step)
     with pytest.raises(SearchTooSlow):
         user_search(query="slow")
     response = staff_client.get(reverse("user_list"), {"q": "slow"})

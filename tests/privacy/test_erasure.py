@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import CustomerNote, User
 from accounts.roles import ADMINISTRATOR, FINANCE, SUPPORT
-from accounts.selectors import user_search
+from accounts.selectors_search import user_search
 from audit.models import AuditEvent
 from audit.services import audit_record
 from notifications.models import SmsMessage
