@@ -12,6 +12,7 @@ made readable, never hidden.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from django import template
@@ -24,6 +25,7 @@ from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
 from audit.models import AuditEvent
+from core.dates import time_texts
 from core.money import money_format
 
 register = template.Library()
@@ -34,6 +36,7 @@ CREDITS_DELTA = "credits_delta"  # a change: +500, or -80 with a real minus sign
 WORDS = "words"  # an internal value, made readable: awaiting_approval → Awaiting approval
 TEXT = "text"  # shown as recorded, quoted
 FLAG = "flag"
+MOMENT = "moment"  # a time recorded as ISO 8601 text: shown as the tables show times
 CUSTOMER_PAYMENT = "customer_payment"  # a gateway id: links to the customer's Payments tab
 STAFF_MEMBER = "staff_member"  # a user id: links to their profile
 CREDIT_CHANGE = "credit_change"  # a credit change request id: links to Approvals
@@ -62,6 +65,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "rejection_reason": ("Why it was rejected", TEXT),
     "role": ("Role", TEXT),
     "active": ("Active", FLAG),
+    "evidence_due_at": ("Evidence due", MOMENT),
+    "charge_refundable": ("Charge refundable", FLAG),
+    "credits_taken": ("Credits taken back", CREDITS),
     "username": ("Email typed", TEXT),
     "step": ("Step", WORDS),
     "codes_left": ("Recovery codes left", CREDITS),
@@ -119,6 +125,11 @@ def _shown(value, *, kind: str, currency: str, money: Callable[[int, str], str])
         return f"{value:,}"
     if kind == CREDITS_DELTA and isinstance(value, int):
         return signed(value)
+    if kind == MOMENT and isinstance(value, str):
+        try:
+            return time_texts(datetime.fromisoformat(value)).text
+        except ValueError:
+            return value
     if kind == FLAG:
         return "Yes" if value else "No"
     if kind == WORDS and isinstance(value, str):

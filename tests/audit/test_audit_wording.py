@@ -145,3 +145,31 @@ def test_on_one_page_a_staff_id_links_and_a_flag_under_the_same_key_does_not(adm
     html = admin_client.get(reverse("audit_log")).content.decode()
     assert f'<a href="{reverse("user_detail", args=[1])}">1</a>' in html
     assert 'class="change-label">Requested by:</span> True</li>' in html
+
+
+def test_a_dispute_reads_its_evidence_date_as_a_time_and_its_flags_as_yes_or_no(customer):
+    event = audit_record(
+        action=PaymentAction.DISPUTE_CLOSED,
+        actor_label="Stripe",
+        target_user=customer,
+        before={"status": "needs_response", "evidence_due_at": "2026-11-14T23:09:11.025216+00:00"},
+        after={
+            "status": "lost",
+            "evidence_due_at": None,
+            "charge_refundable": False,
+            "credits_taken": 80,
+        },
+    )
+    assert "Evidence due: Nov 14, 2026 23:09 UTC → —" in lines(event)
+    assert "Charge refundable: No" in lines(event)
+    assert "Credits taken back: 80" in lines(event)
+
+
+def test_a_time_that_does_not_read_as_one_is_shown_as_recorded(customer):
+    event = audit_record(
+        action=PaymentAction.DISPUTE_UPDATED,
+        actor_label="Stripe",
+        target_user=customer,
+        after={"evidence_due_at": "soon"},
+    )
+    assert lines(event) == ["Evidence due: soon"]
