@@ -18,14 +18,12 @@ from functools import lru_cache
 from django import template
 from django.contrib.contenttypes.models import ContentType
 from django.urls import NoReverseMatch, reverse
-from django.utils import dateformat
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
-from django.utils.timezone import localtime
 
 from audit.models import AuditEvent
-from core.dates import time_texts
+from core.dates import SECONDS, TimeTexts, time_texts
 from core.money import money_format
 
 register = template.Library()
@@ -301,8 +299,7 @@ class AuditRow:
     template's lookups and filters, fifty rows a page, cost more than the rest of the page). Plain
     strings, escaped by the template; `changes` is already escaped HTML."""
 
-    time_iso: str  # as |date:"c"
-    time_words: str  # as |date:"M j, Y H:i:s T": Dec 5, 2026 21:33:46 UTC
+    when: TimeTexts  # Dec 5, 2026 21:33:46 UTC (core.dates.SECONDS)
     action: str
     actor: str
     actor_href: str
@@ -321,12 +318,10 @@ def audit_rows(events: Iterable[AuditEvent]) -> list[AuditRow]:
     wording = Wording.for_page()
     rows = []
     for event in events:
-        when = localtime(event.created_at)  # what the date filter does first
         customer = event.target_user if event.target_user_id else None
         rows.append(
             AuditRow(
-                time_iso=when.isoformat(),
-                time_words=dateformat.format(when, "M j, Y H:i:s T"),
+                when=time_texts(event.created_at, SECONDS),
                 action=event.action_label,
                 actor=event.actor_label,
                 actor_href=wording.link("user_detail", event.actor_id) if event.actor_id else "",
