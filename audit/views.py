@@ -1,6 +1,6 @@
 from dataclasses import asdict
 
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -11,6 +11,7 @@ from audit.forms import AuditFilterForm
 from audit.selectors import audit_page
 from audit.services import audit_record
 from core.access import staff_required
+from core.downloads import csv_download
 from core.htmx import HtmxHttpRequest
 
 
@@ -39,6 +40,4 @@ def audit_export(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("Fix the filters before exporting: " + form.errors.as_text())
     filters = form.filters()
     audit_record(action=AuditAction.EXPORTED, actor=request.user, after=asdict(filters))
-    response = StreamingHttpResponse(audit_csv_lines(filters=filters), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="statstak-audit-log.csv"'
-    return response
+    return csv_download(audit_csv_lines(filters=filters), filename="statstak-audit-log.csv")

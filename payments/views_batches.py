@@ -2,11 +2,12 @@
 the result file."""
 
 from django.contrib import messages
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.access import staff_required
+from core.downloads import csv_download
 from core.htmx import HtmxHttpRequest
 from payments.forms_batches import CreditBatchUploadForm
 from payments.models import CreditBatch
@@ -101,6 +102,4 @@ def credit_batch_progress(request: HtmxHttpRequest, batch_pk: int) -> HttpRespon
 def credit_batch_result(request: HtmxHttpRequest, batch_pk: int) -> HttpResponse:
     """Every row with its dry-run verdict and its outcome, as CSV."""
     batch = _batch_get(request, batch_pk)
-    response = StreamingHttpResponse(credit_batch_result_lines(batch=batch), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="credit-batch-{batch.pk}-result.csv"'
-    return response
+    return csv_download(credit_batch_result_lines(batch=batch), filename=f"credit-batch-{batch.pk}-result.csv")

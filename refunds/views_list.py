@@ -3,13 +3,14 @@
 from dataclasses import asdict
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from audit.services import audit_record
 from core.access import staff_required
+from core.downloads import csv_download
 from core.htmx import HtmxHttpRequest
 from refunds.audit import RefundAction
 from refunds.forms_list import RefundListFilterForm
@@ -46,6 +47,4 @@ def refunds_export(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("Fix the filters before exporting: " + form.errors.as_text())
     filters = form.filters()
     audit_record(action=RefundAction.EXPORTED, actor=request.user, after={"filters": asdict(filters)})
-    response = StreamingHttpResponse(refund_csv_lines(filters=filters), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="statstak-refunds.csv"'
-    return response
+    return csv_download(refund_csv_lines(filters=filters), filename="statstak-refunds.csv")
