@@ -66,6 +66,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "evidence_due_at": ("Evidence due", MOMENT),
     "charge_refundable": ("Charge refundable", FLAG),
     "credits_taken": ("Credits taken back", CREDITS),
+    "money_delta": ("Money in the books", MONEY),
     "username": ("Email typed", TEXT),
     "step": ("Step", WORDS),
     "codes_left": ("Recovery codes left", CREDITS),

@@ -158,11 +158,14 @@ def test_a_dispute_reads_its_evidence_date_as_a_time_and_its_flags_as_yes_or_no(
             "evidence_due_at": None,
             "charge_refundable": False,
             "credits_taken": 80,
+            "money_delta": -1900,
+            "currency": "usd",
         },
     )
     assert "Evidence due: Nov 14, 2026 23:09 UTC → —" in lines(event)
     assert "Charge refundable: No" in lines(event)
     assert "Credits taken back: 80" in lines(event)
+    assert "Money in the books: -$19.00" in lines(event)
 
 
 def test_a_time_that_does_not_read_as_one_is_shown_as_recorded(customer):
